@@ -1,0 +1,69 @@
+"""One colour parser for every plugin: names pygame knows, ``[r, g, b]`` or ``"r,g,b"``.
+
+It reads pygame's colour table as plain data, so it is safe on any thread (it calls no SDL).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pygame.colordict import THECOLORS
+
+from .validation import Convert
+
+RGB = tuple[int, int, int]
+
+
+def _channels(parts: list[Any], original: Any) -> RGB:
+    if len(parts) != 3:
+        raise ValueError(f"expected 3 values r, g, b, got {len(parts)} in {original!r}")
+    out = []
+    for part in parts:
+        if isinstance(part, bool) or not isinstance(part, int):
+            raise ValueError(f"each of r, g, b must be an integer 0-255, got {part!r}")
+        if not 0 <= part <= 255:
+            raise ValueError(f"each of r, g, b must be 0-255, got {part}")
+        out.append(part)
+    return (out[0], out[1], out[2])
+
+
+def parse_color(value: Any) -> RGB:
+    """``"red"``, ``"Dark Green"``, ``"255,0,0"``, ``"#ff0000"`` or ``[255, 0, 0]`` -> (r, g, b)."""
+    if isinstance(value, list | tuple):
+        return _channels(list(value), value)
+    if not isinstance(value, str):
+        raise TypeError(f"a colour is a name, 'r,g,b' or [r, g, b], got {type(value).__name__}")
+    text = value.strip()
+    if "," in text:
+        parts: list[Any] = []
+        for piece in text.split(","):
+            piece = piece.strip()
+            if not piece.lstrip("-").isdigit():
+                raise ValueError(f"'r,g,b' needs three integers 0-255, got {value!r}")
+            parts.append(int(piece))
+        return _channels(parts, value)
+    if text.startswith("#") and len(text) == 7:
+        try:
+            return (int(text[1:3], 16), int(text[3:5], 16), int(text[5:7], 16))
+        except ValueError:
+            pass
+    key = text.lower().replace(" ", "").replace("_", "")
+    if key in THECOLORS:
+        r, g, b, _a = THECOLORS[key]
+        return (r, g, b)
+    raise ValueError(
+        f"unknown colour {value!r}: use a colour name pygame knows (e.g. red, navyblue), "
+        "'r,g,b' with each 0-255, '#rrggbb' or [r, g, b]"
+    )
+
+
+def color_name(rgb: RGB) -> str:
+    """The plain name of a colour when it has a short one, else ``r,g,b``."""
+    for name in ("red", "green", "blue", "yellow", "white", "black", "orange", "purple", "cyan"):
+        if tuple(THECOLORS[name][:3]) == tuple(rgb):
+            return name
+    return ",".join(str(c) for c in rgb)
+
+
+Color = Annotated[str | list[int], Convert(parse_color, "color")]
+"""Declare a command parameter as ``color: Color`` to accept every colour form."""

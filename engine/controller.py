@@ -1,0 +1,227 @@
+"""The client side: find nodes in the name server, call them, convert typed text, retry safely.
+
+This is the one place on the controller side that talks Pyro; the CLI, the shell and the web
+page build on it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import Pyro4
+import Pyro4.errors
+import serpent
+
+from . import pyroconf
+from .config import HMAC_ENV
+from .naming import PREFIX, object_name
+
+FACADE_MEMBERS = ("status", "modes", "switch", "commands", "press", "snapshot", "ring")
+IDEMPOTENT_MEMBERS = {"status", "modes", "switch", "commands", "snapshot"}
+NETWORK_ERRORS = (Pyro4.errors.ConnectionClosedError, Pyro4.errors.CommunicationError)
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    name: str
+    uri: str
+    metadata: frozenset[str]
+
+    @property
+    def groups(self) -> list[str]:
+        return sorted(m.removeprefix("group:") for m in self.metadata if m.startswith("group:"))
+
+
+_BOOL = {"true": True, "yes": True, "on": True, "1": True,
+         "false": False, "no": False, "off": False, "0": False}
+
+
+def convert_text(type_name: str, text: str) -> Any:
+    """Typed text -> the value a command declares: ``add_points -5`` is -5, a team "2024"."""
+    options = type_name.split("|")
+    if "None" in options and text.strip().lower() in ("none", "null", ""):
+        return None
+    kind = next((o for o in options if o != "None"), "str")
+    if kind == "int":
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError(f"expected an integer, got {text!r}") from None
+    if kind == "float":
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError(f"expected a number, got {text!r}") from None
+    if kind == "bool":
+        try:
+            return _BOOL[text.strip().lower()]
+        except KeyError:
+            raise ValueError(f"expected true or false, got {text!r}") from None
+    if kind == "bytes":
+        path = Path(text.removeprefix("@")).expanduser()
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise ValueError(f"expected a file to send, cannot read {text!r}: {exc}") from None
+    if kind.startswith("list["):
+        inner = kind[5:-1]
+        return [convert_text(inner, part.strip()) for part in text.split(",") if part.strip()]
+    return text
+
+
+class Controller:
+    """Talks to the nodes registered in one name server."""
+
+    def __init__(
+        self,
+        ns_host: str | None = None,
+        ns_port: int | None = None,
+        hmac_key: bytes | str | None = None,
+        timeout: float = 10.0,
+    ):
+        pyroconf.harden()
+        self.ns_host = ns_host or os.environ.get("PYRO_NS_HOST") or None
+        port = ns_port or os.environ.get("PYRO_NS_PORT")
+        self.ns_port = int(port) if port else None
+        if hmac_key is None:
+            hmac_key = os.environ.get(HMAC_ENV) or None
+        self.hmac_key = hmac_key.encode() if isinstance(hmac_key, str) else hmac_key
+        self.timeout = timeout
+        self._proxies: dict[str, Pyro4.Proxy] = {}
+        self._commands: dict[str, dict[str, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def where(self) -> str:
+        return f"{self.ns_host or Pyro4.config.NS_HOST}:{self.ns_port or Pyro4.config.NS_PORT}"
+
+    def name_server(self) -> Pyro4.Proxy:
+        try:
+            ns = pyroconf.locate_ns(self.ns_host, self.ns_port, self.hmac_key)
+        except Pyro4.errors.NamingError:
+            raise ConnectionError(
+                f"no name server at {self.where}: start one with `pyrostage ns` or "
+                "`pyrostage demo`, or pass --ns-host/--ns-port"
+            ) from None
+        ns._pyroTimeout = self.timeout
+        return ns
+
+    def nodes(self, group: str | None = None) -> list[NodeInfo]:
+        """Every node in the name server (optionally only those in ``group``)."""
+        with self.name_server() as ns:
+            if group:
+                found = ns.list(prefix=PREFIX, metadata_all={f"group:{group}"},
+                                return_metadata=True)
+            else:
+                found = ns.list(prefix=PREFIX, return_metadata=True)
+        return [
+            NodeInfo(name.removeprefix(PREFIX), str(uri), frozenset(meta))
+            for name, (uri, meta) in sorted(found.items())
+        ]
+
+    def lookup(self, node: str) -> str:
+        with self.name_server() as ns:
+            try:
+                return str(ns.lookup(object_name(node)))
+            except Pyro4.errors.NamingError:
+                raise LookupError(
+                    f"no node named {node!r} in the name server at {self.where} "
+                    "(see `pyrostage list`)"
+                ) from None
+
+    def proxy(self, node: str, fresh: bool = False) -> Pyro4.Proxy:
+        """A proxy for ``node`` (one per node, created on first use)."""
+        with self._lock:
+            if not fresh and node in self._proxies:
+                return self._proxies[node]
+        uri = self.lookup(node)
+        p = pyroconf.proxy(uri, self.hmac_key, self.timeout)
+        with self._lock:
+            old = self._proxies.pop(node, None)
+            self._proxies[node] = p
+        if old is not None:
+            old._pyroRelease()
+        return p
+
+    def commands(self, node: str, mode: str | None = None) -> dict[str, dict[str, Any]]:
+        key = f"{node}\0{mode or '*'}"
+        if key not in self._commands:
+            self._commands[key] = self._invoke(node, "commands", mode or "*", idempotent=True)
+        return self._commands[key]
+
+    def describe(self, node: str, command: str) -> dict[str, Any] | None:
+        """The declaration of ``command`` as the node's active mode would resolve it."""
+        if "." in command:
+            return self.commands(node).get(command)
+        return self._invoke(node, "commands", None, idempotent=True).get(command)
+
+    def convert(self, node: str, command: str, texts: list[str]) -> list[Any]:
+        """Turn typed words into the command's declared argument types."""
+        spec = self.describe(node, command)
+        if spec is None:
+            return list(texts)
+        params = spec["params"]
+        if len(texts) > len(params):
+            raise TypeError(f"{command}{spec['signature']} takes {len(params)} argument(s), "
+                            f"got {len(texts)}")
+        out = []
+        for param, text in zip(params, texts, strict=False):
+            try:
+                out.append(convert_text(param["type"], text))
+            except ValueError as exc:
+                raise ValueError(f"{command}: argument {param['name']!r}: {exc}") from None
+        return out
+
+    def call(self, node: str, command: str, *args: Any, **kwargs: Any) -> Any:
+        """Run a command; a lost connection is retried once for idempotent commands only."""
+        spec = self.describe(node, command) or {}
+        return self._invoke(node, "call", command, *args, idempotent=bool(spec.get("idempotent")),
+                            **kwargs)
+
+    def member(self, node: str, name: str, *args: Any) -> Any:
+        """Call a facade member (status, switch, press, snapshot ...)."""
+        if name not in FACADE_MEMBERS:
+            raise LookupError(f"{name!r} is not one of {', '.join(FACADE_MEMBERS)}")
+        result = self._invoke(node, name, *args, idempotent=name in IDEMPOTENT_MEMBERS)
+        return serpent.tobytes(result) if name == "snapshot" else result
+
+    def _invoke(self, node: str, member: str, *args: Any, idempotent: bool, **kwargs: Any) -> Any:
+        proxy = self.proxy(node)
+        try:
+            return getattr(proxy, member)(*args, **kwargs)
+        except NETWORK_ERRORS as exc:
+            if not idempotent:
+                self._forget(node)
+                raise ConnectionError(
+                    f"lost the connection to node {node!r} during {member} "
+                    f"{args[0] if args else ''}: {exc}. It is not safe to repeat, so it was "
+                    "not retried; check the node's state before trying again"
+                ) from None
+        proxy = self.proxy(node, fresh=True)
+        try:
+            return getattr(proxy, member)(*args, **kwargs)
+        except NETWORK_ERRORS as exc:
+            self._forget(node)
+            raise ConnectionError(f"node {node!r} cannot be reached: {exc}") from None
+
+    def _forget(self, node: str) -> None:
+        with self._lock:
+            p = self._proxies.pop(node, None)
+        if p is not None:
+            p._pyroRelease()
+
+    def close(self) -> None:
+        with self._lock:
+            proxies, self._proxies = list(self._proxies.values()), {}
+        for p in proxies:
+            p._pyroRelease()
+
+    def __enter__(self) -> Controller:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

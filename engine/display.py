@@ -1,0 +1,184 @@
+"""The screen and the main loop: the only code that runs pygame, always on the main thread.
+
+The loop sleeps on the stage's wake event until a change, a button, a snapshot request or an
+animation frame needs it; an idle headless node draws nothing and uses no CPU. With a real
+window it also wakes at a modest rate to pump window events (pygame's own ``event.wait``
+polls every millisecond, so the loop never idles in it).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pygame
+from PIL import Image
+
+from .drawing import fit_text, font
+
+if TYPE_CHECKING:
+    from .stage import Stage
+
+log = logging.getLogger(__name__)
+
+WINDOW_EVENT_HZ = 20
+
+
+class Display:
+    """A window, a fullscreen display, or an off-screen surface when headless."""
+
+    def __init__(
+        self,
+        size: tuple[int, int] = (1280, 720),
+        fullscreen: bool = False,
+        headless: bool = False,
+        fps: int = 30,
+        title: str = "pyrostage",
+    ):
+        self.size = size
+        self.fullscreen = fullscreen
+        self.headless = headless
+        self.fps = max(1, fps)
+        self.title = title
+        self.window = False
+        self.frames = 0
+        self.surface: pygame.Surface | None = None
+
+    def open(self) -> pygame.Surface:
+        """Open the screen (main thread). Falls back to headless with one warning line."""
+        if not self.headless:
+            try:
+                pygame.display.init()
+                flags = pygame.FULLSCREEN if self.fullscreen else 0
+                size = (0, 0) if self.fullscreen else self.size
+                self.surface = pygame.display.set_mode(size, flags)
+                pygame.display.set_caption(self.title)
+                if self.fullscreen:
+                    pygame.mouse.set_visible(False)
+                self.size = self.surface.get_size()
+                self.window = pygame.display.get_driver() not in ("dummy", "offscreen")
+            except pygame.error as exc:
+                log.warning("no display could be opened (%s); running headless", exc)
+                pygame.display.quit()
+                self.headless = True
+        if self.surface is None:
+            os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+            self.surface = pygame.Surface(self.size)
+        pygame.font.init()
+        return self.surface
+
+    def run(
+        self,
+        stage: Stage,
+        stop: threading.Event,
+        on_key: Callable[[int, float], None] | None = None,
+        ready: threading.Event | None = None,
+    ) -> None:
+        """The main loop: wake, apply queued work, draw if something changed, sleep again."""
+        surface = self.surface if self.surface is not None else self.open()
+        stage.loop_thread = threading.get_ident()
+        frame = 1.0 / self.fps
+        next_frame = 0.0
+        if ready is not None:
+            ready.set()
+        while not stop.is_set():
+            animating = stage.animating()
+            if animating:
+                timeout: float | None = max(0.0, next_frame - time.monotonic())
+            elif self.window:
+                timeout = 1.0 / WINDOW_EVENT_HZ
+            else:
+                timeout = None
+            if not stage.dirty:
+                stage.wake.wait(timeout)
+            stage.wake.clear()
+            if self.window:
+                self._pump(stage, stop, on_key)
+            stage.run_tasks(surface)
+            now = time.monotonic()
+            if animating and now >= next_frame:
+                stage.tick()
+                stage.request_redraw()
+                next_frame = now + frame
+            if stage.dirty:
+                self.draw(stage, surface)
+
+    def draw(self, stage: Stage, surface: pygame.Surface) -> None:
+        error = stage.draw(surface)
+        if error is not None:
+            banner(surface, f"{stage.active.name}: {type(error).__name__}: {error}")
+        if self.window:
+            pygame.display.flip()
+        self.frames += 1
+
+    def _pump(
+        self, stage: Stage, stop: threading.Event, on_key: Callable[[int, float], None] | None
+    ) -> None:
+        for event in pygame.event.get():
+            if event.type == pygame.QUIT:
+                stop.set()
+            elif event.type == pygame.KEYDOWN:
+                at = time.monotonic()
+                if event.key == pygame.K_ESCAPE and self.fullscreen:
+                    stop.set()
+                elif on_key is not None:
+                    on_key(event.key, at)
+            elif event.type in (pygame.WINDOWEXPOSED, pygame.VIDEOEXPOSE):
+                stage.request_redraw()
+
+    def close(self) -> None:
+        if self.window:
+            pygame.display.quit()
+        pygame.font.quit()
+
+
+def banner(surface: pygame.Surface, message: str) -> None:
+    """A small error strip at the bottom instead of a crash when a mode fails to draw."""
+    w, h = surface.get_size()
+    height = max(18, h // 12)
+    pygame.draw.rect(surface, (160, 0, 0), (0, h - height, w, height))
+    text = fit_text(message, w - 20, int(height * 0.7))
+    rendered = font(text.size).render(text.text, True, (255, 255, 255))
+    surface.blit(rendered, (10, h - height + (height - rendered.get_height()) // 2))
+
+
+def grab(surface: pygame.Surface) -> tuple[tuple[int, int], bytes]:
+    """Copy the frame's pixels (main thread, fast) so the PNG is encoded elsewhere."""
+    return surface.get_size(), pygame.image.tobytes(surface, "RGB")
+
+
+def encode_png(size: tuple[int, int], rgb: bytes) -> bytes:
+    """PNG bytes of a grabbed frame; Pillow, so no SDL call leaves the main thread."""
+    out = io.BytesIO()
+    Image.frombytes("RGB", size, rgb).save(out, "PNG", compress_level=3)
+    return out.getvalue()
+
+
+def check_png(data: bytes, limit: int) -> tuple[int, int]:
+    """Validate PNG bytes off the main thread; return its size or raise ValueError."""
+    if len(data) > limit:
+        raise ValueError(f"the image is {len(data)} bytes; at most {limit} bytes are accepted")
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        raise ValueError("the image must be a PNG file (it does not start with the PNG signature)")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()
+            size: tuple[int, int] = image.size
+    except Exception as exc:
+        raise ValueError(f"the PNG is damaged or unreadable: {exc}") from None
+    if size[0] * size[1] > 40_000_000:
+        raise ValueError(f"the PNG is {size[0]}x{size[1]} pixels; at most 40 megapixels")
+    return size
+
+
+def load_png(data: bytes, size: tuple[int, int]) -> Any:
+    """A pygame surface of PNG bytes scaled to ``size`` (main thread)."""
+    image = pygame.image.load(io.BytesIO(data), "background.png")
+    canvas = pygame.Surface(image.get_size(), 0, 32)
+    canvas.blit(image, (0, 0))
+    return pygame.transform.smoothscale(canvas, size)

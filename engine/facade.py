@@ -1,0 +1,133 @@
+"""The one Pyro4-exposed class: a thin, typed door onto the stage.
+
+Everything here is plain data in and out (strings, numbers, lists, dicts, bytes), so a Pyro4
+client that has never heard of pyrostage can use all of it. Errors reach callers as builtin
+exceptions, because serpent cannot rebuild other classes on a plain client.
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+from typing import TYPE_CHECKING, Any
+
+import Pyro4
+
+from . import __version__
+from .display import encode_png, grab
+
+if TYPE_CHECKING:
+    from .node import Node
+
+log = logging.getLogger(__name__)
+
+CLIENT_ERRORS = (TypeError, ValueError, LookupError, TimeoutError)
+
+
+def _builtin(exc: BaseException) -> BaseException:
+    """The exception a plain client can rebuild: builtins pass, plugin classes are wrapped."""
+    if type(exc).__module__ == "builtins":
+        return exc
+    for base in type(exc).__mro__:
+        builtin = base.__module__ == "builtins" and base is not Exception
+        if builtin and getattr(builtins, base.__name__, None) is base:
+            return base(f"{type(exc).__name__}: {exc}")
+    return RuntimeError(f"{type(exc).__name__}: {exc}")
+
+
+@Pyro4.expose
+@Pyro4.behavior(instance_mode="single")
+class Facade:
+    """``pyrostage.<node>`` in the name server; see DESIGN.md's remote contract."""
+
+    def __init__(self, node: Node):
+        self._node = node
+        self._stage = node.stage
+
+    def _guard(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except CLIENT_ERRORS:
+            raise
+        except Exception as exc:
+            log.exception("%s failed", what)
+            raise _builtin(exc) from None
+
+    @property
+    def node(self) -> str:
+        return self._node.name
+
+    @property
+    def uptime(self) -> float:
+        return self._stage.uptime
+
+    @property
+    def mode(self) -> str:
+        return self._stage.active.name
+
+    @mode.setter
+    def mode(self, name: str) -> None:
+        self.switch(name)
+
+    def modes(self) -> list[str]:
+        """Names of the modes this node has."""
+        return list(self._stage.modes)
+
+    def switch(self, mode: str) -> str:
+        """Make ``mode`` the active mode; returns its name."""
+        return str(self._guard("switch", self._stage.switch, mode))
+
+    def commands(self, mode: str | None = None) -> dict[str, dict[str, Any]]:
+        """Command name -> params, doc, oneway, idempotent, for ``mode`` (default: active).
+
+        ``mode="*"`` lists every command of every mode and plugin, qualified.
+        """
+        if mode == "*":
+            return self._stage.all_commands()
+        return self._stage.describe(mode)
+
+    def call(self, command: str, *args: Any, **kwargs: Any) -> Any:
+        """Run a declared command: ``name`` on the active mode, or ``mode.name``/``plugin.name``."""
+        return self._guard(f"call {command!r}", self._stage.call, command, args, kwargs)
+
+    @Pyro4.oneway
+    def send(self, command: str, *args: Any, **kwargs: Any) -> None:
+        """Fire-and-forget ``call``: no answer, errors only logged on the node."""
+        try:
+            self._stage.call(command, args, kwargs)
+        except Exception as exc:
+            log.warning("oneway %r failed: %s", command, exc)
+
+    def press(self, button: str = "main") -> bool:
+        """A button press, exactly as if its pin fell; False if the debounce swallowed it."""
+        if not isinstance(button, str):
+            raise TypeError(f"button must be a string, got {type(button).__name__}")
+        return bool(self._guard("press", self._node.buttons.edge, button, None, True))
+
+    @Pyro4.oneway
+    def ring(self, seconds: float = 1.0, output: str = "bell") -> None:
+        """Drive the bell (or another output) for ``seconds`` without blocking."""
+        if isinstance(seconds, int | float) and 0 < seconds <= 30:
+            self._stage.ring(float(seconds), output)
+
+    def snapshot(self) -> bytes:
+        """What is on the screen now, as PNG bytes."""
+        size, rgb = self._stage.on_main(grab)
+        return encode_png(size, rgb)
+
+    def status(self) -> dict[str, Any]:
+        """Node, mode, uptime, version, plugins and a summary of each mode's state."""
+        node = self._node
+        return {
+            "node": node.name,
+            "mode": self._stage.active.name,
+            "uptime": round(self._stage.uptime, 3),
+            "version": __version__,
+            "modes": list(self._stage.modes),
+            "plugins": node.plugin_report(),
+            "state": self._stage.summaries(),
+            "display": node.display_report(),
+            "gpio": node.gpio_report(),
+            "dispatch": self._stage.dispatch,
+            "draw_error": self._stage.draw_error,
+        }

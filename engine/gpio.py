@@ -1,0 +1,264 @@
+"""Buttons and outputs on BCM pins, with the backends ``rpi``, ``sim`` and ``none``.
+
+Every edge is debounced here in software on its leading edge: the first edge counts at once,
+with the monotonic time taken first thing in the callback, and edges within the window after
+it are ignored. ``bouncetime`` is never passed to RPi.GPIO: rpi-lgpio implements it by waiting
+for a stable signal, which would delay every press by the whole window. Accepted edges are
+posted to the stage's queue, so plugins never run on a GPIO thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("auto", "rpi", "sim", "none")
+Sink = Callable[[str, float, "Future[Any] | None"], None]
+
+
+@dataclass(frozen=True)
+class ButtonPin:
+    name: str
+    pin: int
+    pull_up: bool = True
+    falling: bool = True
+
+
+class Debouncer:
+    """Leading-edge debounce: accept an edge unless one was accepted within ``window`` s."""
+
+    def __init__(self, window: float):
+        self.window = window
+        self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def accept(self, button: str, at: float) -> bool:
+        with self._lock:
+            last = self._last.get(button)
+            if last is not None and 0 <= at - last < self.window:
+                return False
+            self._last[button] = at
+            return True
+
+
+class Buttons:
+    """Named buttons: debounced edges from any backend (or ``press()``) go to one sink."""
+
+    def __init__(self, names: list[str], debounce: float, sink: Sink, timeout: float = 2.0):
+        self.names = list(dict.fromkeys(["main", *names]))
+        self.debouncer = Debouncer(debounce)
+        self.sink = sink
+        self.timeout = timeout
+        self.presses = 0
+
+    def edge(self, button: str, at: float | None = None, wait: bool = False) -> bool:
+        """One edge seen at ``at`` (monotonic); True if it counted as a press."""
+        if at is None:
+            at = time.monotonic()
+        if button not in self.names:
+            raise LookupError(f"unknown button {button!r}; this node has: {', '.join(self.names)}")
+        if not self.debouncer.accept(button, at):
+            return False
+        self.presses += 1
+        if not wait:
+            self.sink(button, at, None)
+            return True
+        done: Future[Any] = Future()
+        self.sink(button, at, done)
+        done.result(timeout=self.timeout)
+        return True
+
+    def key(self, index: int) -> str | None:
+        """The button a simulator key means: space/0 = main, 1-9 = the further buttons."""
+        return self.names[index] if 0 <= index < len(self.names) else None
+
+
+class Backend(Protocol):
+    name: str
+
+    def watch(self, button: ButtonPin, on_edge: Callable[[float], None]) -> None: ...
+    def output(self, pin: int) -> None: ...
+    def write(self, pin: int, high: bool) -> None: ...
+    def read(self, pin: int) -> bool: ...
+    def cleanup(self) -> None: ...
+
+
+class NoBackend:
+    """No pins at all: ``press()`` over Pyro still works. Outputs are remembered, not driven."""
+
+    name = "none"
+
+    def __init__(self) -> None:
+        self.levels: dict[int, bool] = {}
+
+    def watch(self, button: ButtonPin, on_edge: Callable[[float], None]) -> None:
+        pass
+
+    def output(self, pin: int) -> None:
+        self.levels[pin] = False
+
+    def write(self, pin: int, high: bool) -> None:
+        self.levels[pin] = high
+
+    def read(self, pin: int) -> bool:
+        return self.levels.get(pin, False)
+
+    def cleanup(self) -> None:
+        self.levels.clear()
+
+
+class SimBackend(NoBackend):
+    """Simulated buttons: keys in the window (see ``Buttons.key``) and ``press()``."""
+
+    name = "sim"
+
+
+class RpiBackend:
+    """Real pins through ``RPi.GPIO`` (on a Pi 5 / Bookworm that module is rpi-lgpio)."""
+
+    name = "rpi"
+
+    def __init__(self) -> None:
+        import RPi.GPIO as GPIO
+
+        self.GPIO = GPIO
+        GPIO.setwarnings(False)
+        GPIO.setmode(GPIO.BCM)
+        self.pins: list[int] = []
+
+    def watch(self, button: ButtonPin, on_edge: Callable[[float], None]) -> None:
+        GPIO = self.GPIO
+        pull = GPIO.PUD_UP if button.pull_up else GPIO.PUD_DOWN
+        GPIO.setup(button.pin, GPIO.IN, pull_up_down=pull)
+
+        def callback(channel: int) -> None:
+            at = time.monotonic()  # first thing: the press happened now, not when handled
+            on_edge(at)
+
+        edge = GPIO.FALLING if button.falling else GPIO.RISING
+        GPIO.add_event_detect(button.pin, edge, callback=callback)
+        self.pins.append(button.pin)
+
+    def output(self, pin: int) -> None:
+        self.GPIO.setup(pin, self.GPIO.OUT, initial=self.GPIO.LOW)
+        self.pins.append(pin)
+
+    def write(self, pin: int, high: bool) -> None:
+        self.GPIO.output(pin, self.GPIO.HIGH if high else self.GPIO.LOW)
+
+    def read(self, pin: int) -> bool:
+        return bool(self.GPIO.input(pin))
+
+    def cleanup(self) -> None:
+        for pin in self.pins:
+            with contextlib.suppress(Exception):
+                self.GPIO.remove_event_detect(pin)
+        if self.pins:
+            self.GPIO.cleanup(self.pins)
+        self.pins.clear()
+
+
+def on_a_pi() -> bool:
+    try:
+        return "raspberry pi" in Path("/proc/device-tree/model").read_text().lower()
+    except OSError:
+        return False
+
+
+def make_backend(choice: str) -> Backend:
+    """The backend asked for; ``auto`` = ``rpi`` on a Raspberry Pi, else ``sim``."""
+    if choice not in BACKENDS:
+        raise ValueError(f"gpio backend must be one of {', '.join(BACKENDS)}, got {choice!r}")
+    if choice == "auto":
+        choice = "rpi" if on_a_pi() else "sim"
+        if choice == "rpi":
+            try:
+                return RpiBackend()
+            except (ImportError, RuntimeError) as exc:
+                log.warning("RPi.GPIO is not usable (%s); buttons are simulated", exc)
+                return SimBackend()
+    if choice == "rpi":
+        return RpiBackend()
+    return SimBackend() if choice == "sim" else NoBackend()
+
+
+class Outputs:
+    """Named output pins (the bell): ``pulse`` drives one for a while without blocking."""
+
+    def __init__(self, backend: Backend, pins: dict[str, int]):
+        self.backend = backend
+        self.pins = dict(pins)
+        self._timers: dict[str, threading.Timer] = {}
+        self._lock = threading.Lock()
+        for pin in self.pins.values():
+            backend.output(pin)
+
+    def pulse(self, name: str, seconds: float) -> bool:
+        pin = self.pins.get(name)
+        if pin is None:
+            return False
+        with self._lock:
+            old = self._timers.pop(name, None)
+            if old is not None:
+                old.cancel()
+            self.backend.write(pin, True)
+            timer = threading.Timer(seconds, self._off, args=(name, pin))
+            timer.daemon = True
+            self._timers[name] = timer
+            timer.start()
+        return True
+
+    def _off(self, name: str, pin: int) -> None:
+        with self._lock:
+            self.backend.write(pin, False)
+            self._timers.pop(name, None)
+
+    def level(self, name: str) -> bool:
+        return self.backend.read(self.pins[name])
+
+    def close(self) -> None:
+        with self._lock:
+            for timer in self._timers.values():
+                timer.cancel()
+            self._timers.clear()
+            for pin in self.pins.values():
+                with contextlib.suppress(Exception):
+                    self.backend.write(pin, False)
+
+
+class Pins:
+    """All GPIO of a node: the backend, the watched buttons and the outputs."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        buttons: Buttons,
+        button_pins: list[ButtonPin],
+        output_pins: dict[str, int],
+    ):
+        self.backend = backend
+        self.buttons = buttons
+        for pin in button_pins:
+            backend.watch(pin, functools.partial(self._edge, pin.name))
+        self.outputs = Outputs(backend, output_pins)
+
+    def _edge(self, name: str, at: float) -> None:
+        """An edge from the backend's thread: debounce and post, never block or raise."""
+        try:
+            self.buttons.edge(name, at)
+        except Exception:
+            log.exception("button %r edge failed", name)
+
+    def close(self) -> None:
+        self.outputs.close()
+        self.backend.cleanup()

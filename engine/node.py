@@ -1,0 +1,186 @@
+"""Wiring one node: config -> plugins -> store -> stage -> pins -> display -> Pyro daemon.
+
+``serve()`` runs on the main thread (pygame lives there); the Pyro request loop, the name
+server registrar and GPIO callbacks run on threads of their own and never draw.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import pluggy
+import Pyro4
+
+from . import drawing, pyroconf
+from .config import Config
+from .display import Display
+from .facade import Facade
+from .gpio import ButtonPin, Buttons, Pins, make_backend
+from .naming import Registrar, object_name
+from .plugins import Loaded, collect, get_plugin_manager
+from .stage import Stage
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+KEY_BUTTONS = {ord(" "): 0, **{ord(str(i)): i for i in range(1, 10)}}
+
+
+class Node:
+    """A display node: build it, call ``serve()`` on the main thread, ``stop()`` from anywhere."""
+
+    def __init__(
+        self,
+        config: Config,
+        pm: pluggy.PluginManager | None = None,
+        *,
+        clock: Callable[[], float] | None = None,
+        today: Callable[[], date] | None = None,
+    ):
+        pyroconf.harden(max_message=config.size[0] * config.size[1] * 6)
+        pyroconf.use_tls(config.tls)
+        self.config = config
+        self.name = config.name
+        if pm is None:
+            pm, loaded = get_plugin_manager(config.allow, config.block)
+        else:
+            loaded = Loaded()
+        self.pm = pm
+        self.loaded = loaded
+        self.registry = collect(pm)
+        self.store = Store(config.state_file)
+        backend = make_backend(config.gpio)
+        self.buttons = Buttons(list(config.buttons), config.debounce_ms / 1000, self._post_press,
+                               timeout=config.timeout)
+        button_pins = [
+            ButtonPin(n, int(b["pin"]), b.get("pull", "up") == "up",
+                      b.get("edge", "falling") == "falling")
+            for n, b in config.buttons.items()
+        ]
+        self.pins = Pins(backend, self.buttons, button_pins, config.outputs)
+        extra: dict[str, Any] = {}
+        if clock is not None:
+            extra["clock"] = clock
+        if today is not None:
+            extra["today"] = today
+        self.stage = Stage(
+            config.name, pm, self.registry, self.store,
+            plugin_config=config.plugins, default_mode=config.mode, dispatch=config.dispatch,
+            timeout=config.timeout, outputs=self.pins.outputs, **extra,
+        )
+        self.display = Display(config.size, config.fullscreen, config.headless, config.fps,
+                               title=f"pyrostage: {config.name}")
+        drawing.set_font_path(config.font)
+        self.stopping = threading.Event()
+        self.ready = threading.Event()
+        self.daemon: Pyro4.Daemon | None = None
+        self.uri: Any = None
+        self.registrar: Registrar | None = None
+        self._ns_daemon: Any = None
+        self._threads: list[threading.Thread] = []
+
+    # -- running --------------------------------------------------------------------------
+
+    def serve(self) -> None:
+        """Open the screen, restore state, start serving, run the main loop until stopped."""
+        try:
+            self.display.open()
+            self.stage.start()
+            self._start_pyro()
+            self.display.run(self.stage, self.stopping, self._key, ready=self.ready)
+        finally:
+            self.close()
+
+    def stop(self) -> None:
+        """Ask the node to stop (safe from signal handlers and other threads)."""
+        self.stopping.set()
+        self.stage.wake.set()
+
+    def _start_pyro(self) -> None:
+        cfg = self.config
+        key = cfg.key()
+        host = cfg.host
+        if host == "auto":
+            host = pyroconf.lan_address(cfg.ns_host, cfg.ns_port)
+        if not pyroconf.is_loopback(host) and not key:
+            log.warning(
+                "serving on %s without PYROSTAGE_HMAC_KEY: anyone on this network can drive "
+                "this node; set a shared key on nodes and controllers", host,
+            )
+        if cfg.embedded_ns:
+            ns_host = cfg.ns_host or host
+            ns_uri, self._ns_daemon, _bc = pyroconf.serve_ns(ns_host, cfg.ns_port or 9090, key)
+            cfg.ns_host, cfg.ns_port = ns_uri.host, ns_uri.port
+            self._spawn(self._ns_daemon.requestLoop, "pyrostage-ns")
+            log.info("embedded name server at %s:%s", ns_uri.host, ns_uri.port)
+        daemon = Pyro4.Daemon(host=host, port=cfg.port)
+        if key:
+            daemon._pyroHmacKey = key
+        self.daemon = daemon
+        self.uri = daemon.register(Facade(self), objectId=object_name(self.name))
+        self._spawn(daemon.requestLoop, "pyrostage-pyro")
+        metadata = {"pyrostage.node", *(f"group:{g}" for g in cfg.groups)}
+        self.registrar = Registrar(self.name, self.uri, metadata, cfg.ns_host, cfg.ns_port, key)
+        self.registrar.start()
+        log.info("node %r serving at %s", self.name, self.uri)
+
+    def _spawn(self, target: Callable[[], Any], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _post_press(self, button: str, at: float, done: Any) -> None:
+        self.stage.post_press(button, at, done)
+
+    def _key(self, key: int, at: float) -> None:
+        index = KEY_BUTTONS.get(key)
+        name = self.buttons.key(index) if index is not None else None
+        if name is not None:
+            self.buttons.edge(name, at)
+
+    def close(self) -> None:
+        """Unregister, stop serving, release pins, make state durable, close the screen."""
+        if self.registrar is not None:
+            self.registrar.stop(unregister=True)
+        if self.daemon is not None:
+            self.daemon.shutdown()
+        if self._ns_daemon is not None:
+            self._ns_daemon.shutdown()
+        try:
+            self.stage.shutdown()
+        except Exception:
+            log.exception("a plugin failed during shutdown")
+        self.pins.close()
+        self.store.close()
+        self.display.close()
+
+    # -- reports for status() ---------------------------------------------------------------
+
+    def plugin_report(self) -> dict[str, Any]:
+        provides: dict[str, list[str]] = {}
+        for thing, plugin in self.registry.source.items():
+            provides.setdefault(plugin, []).append(thing)
+        report: dict[str, Any] = {}
+        for plugin, things in sorted(provides.items()):
+            info = self.loaded.plugins.get(plugin)
+            report[plugin] = {
+                "provides": sorted(things),
+                "distribution": info.distribution if info else "",
+                "version": info.version if info else "",
+            }
+        for plugin, info in self.loaded.failed.items():
+            report[plugin] = {"error": info.error}
+        return report
+
+    def display_report(self) -> dict[str, Any]:
+        d = self.display
+        return {"size": list(d.size), "headless": d.headless, "window": d.window,
+                "fullscreen": d.fullscreen, "frames": d.frames}
+
+    def gpio_report(self) -> dict[str, Any]:
+        return {"backend": self.pins.backend.name, "buttons": self.buttons.names,
+                "presses": self.buttons.presses, "outputs": sorted(self.pins.outputs.pins)}

@@ -1,0 +1,393 @@
+"""The node's state machine: its modes, their commands, and the one path every change takes.
+
+Every change — a remote command, a mode switch, a button edge, a timer tick — goes through
+``apply``: one at a time, in one order, inside a store savepoint, committed (group commit)
+before the caller hears back. Plugins therefore need no locks. Reads skip the queue.
+
+Two ways to serialize, picked per node (the benchmark compares them):
+``lock`` runs the change on the caller's thread under the engine lock and wakes the main
+loop to redraw; ``inbox`` hands it to the main loop and waits for the result.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+from .modes import Behaviour, CommandSpec, Mode
+from .plugins import Registry
+from .store import StateView, Store
+
+if TYPE_CHECKING:
+    from .gpio import Outputs
+
+log = logging.getLogger(__name__)
+
+NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$")
+DISPATCH = ("lock", "inbox")
+
+
+class Stage:
+    """Engine API handed to plugins: ``call``, ``switch``, ``announce``, ``ring``, clocks."""
+
+    def __init__(
+        self,
+        name: str,
+        pm: pluggy.PluginManager,
+        registry: Registry,
+        store: Store,
+        *,
+        plugin_config: Mapping[str, dict[str, Any]] | None = None,
+        default_mode: str | None = None,
+        dispatch: str = "lock",
+        timeout: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+        today: Callable[[], date] = date.today,
+        outputs: Outputs | None = None,
+    ):
+        if dispatch not in DISPATCH:
+            raise ValueError(f"dispatch must be one of {DISPATCH}, got {dispatch!r}")
+        if not registry.modes:
+            raise LookupError("no modes are installed: is any pyrostage plugin loaded?")
+        self.name = name
+        self.pm = pm
+        self.hook = pm.hook
+        self.registry = registry
+        self.store = store
+        self.dispatch = dispatch
+        self.timeout = timeout
+        self.clock = clock
+        self.today = today
+        self.outputs = outputs
+        self.started = clock()
+        self.lock = threading.RLock()
+        self.wake = threading.Event()
+        self.loop_thread: int | None = None
+        self._tasks: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self._serial_thread: int | None = None
+        self._dirty = True
+        self.source = "controller"
+        self.draw_error: str | None = None
+
+        config = plugin_config or {}
+        self.behaviours: dict[str, Behaviour] = {}
+        self.modes: dict[str, Mode] = {}
+        classes: dict[str, type[Behaviour]] = {**registry.modes, **registry.behaviours}
+        for key, cls in classes.items():
+            instance = cls(self, StateView(store, key), dict(config.get(key, {})))
+            self.behaviours[key] = instance
+            if isinstance(instance, Mode):
+                self.modes[key] = instance
+        self._specs = {key: type(b).command_specs() for key, b in self.behaviours.items()}
+        self._engine_state = StateView(store, "stage")
+        wanted = self._engine_state.get("mode") or default_mode
+        if wanted not in self.modes:
+            wanted = "colorsquare" if "colorsquare" in self.modes else next(iter(self.modes))
+        self.active: Mode = self.modes[wanted]
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Restore every behaviour's durable state and tell plugins the node is up."""
+        for behaviour in self.behaviours.values():
+            behaviour.restore()
+        self.active.on_enter()
+        self.hook.pyrostage_mode_changed(stage=self, old=None, new=self.active.name)
+        self.hook.pyrostage_startup(stage=self)
+        self.request_redraw()
+
+    def shutdown(self) -> None:
+        try:
+            self.hook.pyrostage_shutdown(stage=self)
+        finally:
+            self.store.flush()
+
+    @property
+    def uptime(self) -> float:
+        return self.clock() - self.started
+
+    # -- looking commands up ------------------------------------------------------------
+
+    def resolve(self, command: Any) -> tuple[Behaviour, CommandSpec]:
+        """The behaviour and declaration behind a command name, or a LookupError saying why."""
+        if not isinstance(command, str):
+            raise TypeError(f"a command name is a string, got {type(command).__name__}")
+        if not NAME.match(command):
+            raise LookupError(
+                f"unknown command {command[:60]!r}: commands are lowercase names, optionally "
+                "qualified as mode.command or plugin.command; see commands()"
+            )
+        owner_name, _, short = command.rpartition(".")
+        if owner_name:
+            owner = self.behaviours.get(owner_name)
+            if owner is None:
+                raise LookupError(
+                    f"unknown mode or plugin {owner_name!r} in {command!r}; "
+                    f"known: {', '.join(sorted(self.behaviours))}"
+                )
+        else:
+            owner = self.active
+        spec = self._specs[owner.name].get(short)
+        if spec is None:
+            known = ", ".join(sorted(self._specs[owner.name])) or "none"
+            where = f"the active mode {owner.name!r}" if not owner_name else repr(owner.name)
+            raise LookupError(f"{where} has no command {short!r}; its commands: {known}")
+        return owner, spec
+
+    def describe(self, mode: str | None = None) -> dict[str, dict[str, Any]]:
+        """Command name -> declaration, for one mode/plugin or (None) the active mode."""
+        if mode is not None and mode not in self.behaviours:
+            raise LookupError(
+                f"unknown mode or plugin {mode!r}; known: {', '.join(sorted(self.behaviours))}"
+            )
+        owner = self.behaviours[mode] if mode is not None else self.active
+        return {name: spec.describe() for name, spec in sorted(self._specs[owner.name].items())}
+
+    def all_commands(self) -> dict[str, dict[str, Any]]:
+        """Every qualified command of every mode and plugin."""
+        return {
+            f"{owner}.{name}": spec.describe()
+            for owner, specs in sorted(self._specs.items())
+            for name, spec in sorted(specs.items())
+        }
+
+    # -- the serialized path ----------------------------------------------------------
+
+    def call(
+        self,
+        command: Any,
+        args: tuple[Any, ...] | list[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        source: str = "controller",
+    ) -> Any:
+        """Check the arguments against the declaration, then run the command."""
+        owner, spec = self.resolve(command)
+        if not isinstance(args, list | tuple) or not isinstance(kwargs or {}, Mapping):
+            raise TypeError("arguments must be a list and keyword arguments a dict")
+        checked = spec.signature.bind(f"{owner.name}.{spec.name}", tuple(args), dict(kwargs or {}))
+        if spec.read:
+            return spec.func(owner, **checked)
+        return self.apply(lambda: spec.func(owner, **checked), source=source, owner=owner)
+
+    def apply(
+        self, change: Callable[[], Any], source: str = "controller", owner: Behaviour | None = None
+    ) -> Any:
+        """Run one change serialized with all others; return once it is durable."""
+        me = threading.get_ident()
+        if self._serial_thread == me:  # a change made by a change (e.g. a hook): inline
+            return self._run(change, source, owner)
+        if self.dispatch == "inbox" and self.loop_thread not in (None, me):
+            done: Future[Any] = Future()
+            self._tasks.put(("apply", change, source, owner, done))
+            self.wake.set()
+            try:
+                result, ticket = done.result(timeout=self.timeout)
+            except TimeoutError:
+                done.cancel()
+                raise TimeoutError(self._timeout_message()) from None
+        else:
+            if not self.lock.acquire(timeout=self.timeout):
+                raise TimeoutError(self._timeout_message())
+            try:
+                result, ticket = self._serial(change, source, owner)
+            finally:
+                self.lock.release()
+        self.store.flush(ticket)
+        return result
+
+    def _timeout_message(self) -> str:
+        return (
+            f"node {self.name!r} could not apply the change within {self.timeout:g} s: "
+            "a plugin is holding the main loop or the engine lock; the change was not made"
+        )
+
+    def _serial(self, change: Callable[[], Any], source: str, owner: Behaviour | None) -> Any:
+        self._serial_thread = threading.get_ident()
+        try:
+            return self._run(change, source, owner), self.store.mark()
+        finally:
+            self._serial_thread = None
+
+    def _run(self, change: Callable[[], Any], source: str, owner: Behaviour | None) -> Any:
+        previous, self.source = self.source, source
+        try:
+            with self.store.atomic():
+                result = change()
+        except BaseException:
+            if owner is not None:  # leave the behaviour exactly as it was stored
+                owner.state.reload()
+                owner.restore()
+            raise
+        finally:
+            self.source = previous
+        if owner is None or owner is self.active:
+            self.request_redraw()
+        return result
+
+    # -- engine actions plugins and the facade use --------------------------------------
+
+    def switch(self, mode: Any, source: str = "controller") -> str:
+        """Make ``mode`` the active mode (durably); returns its name."""
+        if not isinstance(mode, str):
+            raise TypeError(f"a mode name is a string, got {type(mode).__name__}")
+        if mode not in self.modes:
+            raise LookupError(f"unknown mode {mode!r}; this node has: {', '.join(self.modes)}")
+
+        def change() -> str:
+            old = self.active
+            if old.name != mode:
+                new = self.modes[mode]
+                old.on_exit()
+                new.on_enter()
+                self.active = new
+                self._engine_state.set("mode", mode)
+                self.hook.pyrostage_mode_changed(stage=self, old=old.name, new=mode)
+            return mode
+
+        return str(self.apply(change, source=source))
+
+    def behaviour(self, name: str) -> Behaviour:
+        """Another plugin's behaviour or mode by name (KeyError if it is not installed)."""
+        return self.behaviours[name]
+
+    def announce(self, event: str, **data: Any) -> None:
+        """Call the ``pyrostage_<event>`` hook, so plugins and event publishers hear of it."""
+        getattr(self.hook, f"pyrostage_{event}")(stage=self, **data)
+
+    def ring(self, seconds: float = 1.0, output: str = "bell") -> bool:
+        """Drive an output (the bell) for ``seconds`` without blocking; False if none exists."""
+        if self.outputs is None:
+            return False
+        return self.outputs.pulse(output, seconds)
+
+    # -- buttons ------------------------------------------------------------------------
+
+    def post_press(self, button: str, at: float, done: Future[Any] | None = None) -> None:
+        """Queue a debounced press for the main loop (safe from any thread, never blocks)."""
+        self._tasks.put(("press", button, at, done))
+        self.wake.set()
+
+    def _press(self, button: str, at: float) -> None:
+        mode = self.active
+
+        def change() -> None:
+            mode.on_button(button, at)
+            self.hook.pyrostage_button_pressed(stage=self, button=button, at=at, mode=mode.name)
+
+        self.apply(change, source="button", owner=mode)
+
+    # -- main loop side (main thread only) ------------------------------------------------
+
+    def on_main(self, job: Callable[[Any], Any], timeout: float | None = None) -> Any:
+        """Run ``job(surface)`` on the main loop and wait for its result."""
+        done: Future[Any] = Future()
+        self._tasks.put(("job", job, done))
+        self.wake.set()
+        try:
+            return done.result(timeout=self.timeout if timeout is None else timeout)
+        except TimeoutError:
+            done.cancel()
+            raise TimeoutError(
+                f"node {self.name!r}: the main loop did not answer within {self.timeout:g} s"
+            ) from None
+
+    def run_tasks(self, surface: Any) -> None:
+        """Apply queued presses and changes; serve jobs (snapshots) from the drawn frame."""
+        jobs = []
+        while True:
+            try:
+                task = self._tasks.get_nowait()
+            except queue.Empty:
+                break
+            kind = task[0]
+            if kind == "press":
+                _, button, at, done = task
+                try:
+                    self._press(button, at)
+                    if done is not None:
+                        done.set_result(True)
+                except BaseException as exc:
+                    log.exception("button %r press failed", button)
+                    if done is not None:
+                        done.set_exception(exc)
+            elif kind == "apply":
+                _, change, source, owner, done = task
+                if not done.set_running_or_notify_cancel():
+                    continue
+                with self.lock:
+                    try:
+                        done.set_result(self._serial(change, source, owner))
+                    except BaseException as exc:
+                        done.set_exception(exc)
+            else:
+                jobs.append(task)
+        if jobs and self._dirty:
+            self.draw(surface)
+        for _, job, done in jobs:
+            if done.set_running_or_notify_cancel():
+                try:
+                    done.set_result(job(surface))
+                except BaseException as exc:
+                    done.set_exception(exc)
+
+    def request_redraw(self, mode: str | None = None) -> None:
+        if mode is None or mode == self.active.name:
+            self._dirty = True
+            self.wake.set()
+
+    @property
+    def dirty(self) -> bool:
+        return self._dirty
+
+    def animating(self) -> bool:
+        try:
+            return bool(self.active.animating())
+        except Exception:
+            log.exception("mode %r failed in animating()", self.active.name)
+            return False
+
+    def tick(self) -> None:
+        """Let an animating mode advance its state (a countdown reaching zero) serialized."""
+        mode = self.active
+        tick = getattr(mode, "tick", None)
+        if tick is not None:
+            try:
+                self.apply(lambda: tick(self.clock()), source="tick", owner=mode)
+            except Exception:
+                log.exception("mode %r failed in tick()", mode.name)
+
+    def draw(self, surface: Any) -> Exception | None:
+        """Draw the active mode; return the exception if its draw failed (for a banner)."""
+        with self.lock:
+            self._dirty = False
+            mode = self.active
+            try:
+                mode.draw(surface)
+            except Exception as exc:
+                message = f"{mode.name}: {type(exc).__name__}: {exc}"
+                if message != self.draw_error:
+                    log.exception("mode %r failed to draw", mode.name)
+                self.draw_error = message
+                return exc
+            self.draw_error = None
+            return None
+
+    # -- reading ------------------------------------------------------------------------
+
+    def summaries(self) -> dict[str, dict[str, Any]]:
+        out = {}
+        for name, behaviour in self.behaviours.items():
+            try:
+                out[name] = behaviour.summary()
+            except Exception as exc:
+                out[name] = {"error": f"{type(exc).__name__}: {exc}"}
+        return out

@@ -1,0 +1,228 @@
+"""Durable node state in SQLite: nothing acknowledged is lost when the power goes.
+
+Writes go into an open transaction; ``flush`` commits everything written so far, once, for
+all the callers waiting on it (group commit), before any of them is acknowledged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS: list[str] = [
+    # 1: key/value state per behaviour, and a journal of changes (score, timer results ...)
+    """
+    CREATE TABLE state (
+        owner TEXT NOT NULL, key TEXT NOT NULL, value, is_json INTEGER NOT NULL,
+        PRIMARY KEY (owner, key)
+    );
+    CREATE TABLE journal (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, owner TEXT NOT NULL, kind TEXT NOT NULL,
+        data TEXT NOT NULL, source TEXT NOT NULL, at REAL NOT NULL,
+        undone INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX journal_owner_kind ON journal (owner, kind, id);
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class Store:
+    """One node's SQLite file (WAL, synchronous=FULL), shared safely by all threads."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._commit_lock = threading.Lock()
+        self._written = 0
+        self._durable = 0
+        self.commits = 0
+        self._depth = 0
+        self.writes = 0
+        try:
+            self._conn = self._open()
+        except sqlite3.DatabaseError as exc:
+            self._move_aside(exc)
+            self._conn = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            (version,) = conn.execute("PRAGMA user_version").fetchone()
+            if version > SCHEMA_VERSION:
+                raise sqlite3.DatabaseError(
+                    f"schema version {version} is newer than this pyrostage ({SCHEMA_VERSION})"
+                )
+            for number in range(version, SCHEMA_VERSION):
+                conn.execute("BEGIN")
+                for statement in MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={number + 1}")
+                conn.execute("COMMIT")
+            conn.execute("SELECT count(*) FROM state").fetchone()
+            conn.execute("PRAGMA quick_check").fetchone()
+        except sqlite3.DatabaseError:
+            conn.close()
+            raise
+        return conn
+
+    def _move_aside(self, exc: Exception) -> None:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for suffix in ("", "-wal", "-shm"):
+            src = Path(f"{self.path}{suffix}")
+            if src.exists():
+                src.rename(f"{self.path}.corrupt-{stamp}{suffix}")
+        log.error(
+            "state file %s is unreadable (%s); moved aside as %s.corrupt-%s, starting fresh",
+            self.path, exc, self.path.name, stamp,
+        )
+
+    # -- writing (inside the engine's serialized path) -----------------------------------
+
+    def _write(self, sql: str, params: tuple[Any, ...]) -> int:
+        with self._lock:
+            if not self._conn.in_transaction:
+                self._conn.execute("BEGIN")
+            cur = self._conn.execute(sql, params)
+            self._written += 1
+            self.writes += 1
+            return cur.lastrowid or 0
+
+    def put(self, owner: str, key: str, value: Any) -> None:
+        stored: bytes | str
+        if isinstance(value, bytes | bytearray):
+            stored, is_json = bytes(value), 0
+        else:
+            stored, is_json = json.dumps(value), 1
+        self._write(
+            "INSERT INTO state (owner, key, value, is_json) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (owner, key) DO UPDATE SET value = excluded.value, "
+            "is_json = excluded.is_json",
+            (owner, key, stored, is_json),
+        )
+
+    def journal(self, owner: str, kind: str, data: dict[str, Any], source: str) -> int:
+        return self._write(
+            "INSERT INTO journal (owner, kind, data, source, at) VALUES (?, ?, ?, ?, ?)",
+            (owner, kind, json.dumps(data), source, time.time()),
+        )
+
+    def mark_undone(self, entry_id: int) -> None:
+        self._write("UPDATE journal SET undone = 1 WHERE id = ?", (entry_id,))
+
+    def mark(self) -> int:
+        """A ticket for everything written so far; ``flush(ticket)`` makes it durable."""
+        with self._lock:
+            return self._written
+
+    def flush(self, ticket: int | None = None) -> None:
+        """Commit (fsync) all writes up to ``ticket`` — one commit serves every waiter."""
+        target = self.mark() if ticket is None else ticket
+        if self._durable >= target:
+            return
+        with self._commit_lock:
+            if self._durable >= target:
+                return
+            with self._lock:
+                upto = self._written
+                if self._conn.in_transaction:
+                    self._conn.execute("COMMIT")
+                    self.commits += 1
+                self._durable = upto
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """All of one command's writes, or none of them when it raises.
+
+        Holds the store while the command runs, so no group commit lands half a command.
+        """
+        with self._lock:
+            self._depth += 1
+            name = f"cmd{self._depth}"
+            if not self._conn.in_transaction:
+                self._conn.execute("BEGIN")
+            self._conn.execute(f"SAVEPOINT {name}")
+            try:
+                yield
+            except BaseException:
+                self._conn.execute(f"ROLLBACK TO {name}")
+                self._conn.execute(f"RELEASE {name}")
+                raise
+            else:
+                self._conn.execute(f"RELEASE {name}")
+            finally:
+                self._depth -= 1
+
+    # -- reading ------------------------------------------------------------------------
+
+    def load(self, owner: str) -> dict[str, Any]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT key, value, is_json FROM state WHERE owner = ?", (owner,)
+            ).fetchall()
+        return {k: (json.loads(v) if is_json else bytes(v)) for k, v, is_json in rows}
+
+    def entries(
+        self, owner: str, kind: str, n: int, include_undone: bool = True
+    ) -> list[dict[str, Any]]:
+        """The last ``n`` journal entries of one kind, newest first."""
+        sql = "SELECT id, data, source, at, undone FROM journal WHERE owner = ? AND kind = ?"
+        if not include_undone:
+            sql += " AND undone = 0"
+        with self._lock:
+            rows = self._conn.execute(sql + " ORDER BY id DESC LIMIT ?", (owner, kind, n))
+            rows_list = rows.fetchall()
+        return [
+            {"id": i, **json.loads(d), "source": s, "at": at, "undone": bool(u)}
+            for i, d, s, at, u in rows_list
+        ]
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                if self._conn.in_transaction:
+                    self._conn.execute("COMMIT")
+            finally:
+                self._conn.close()
+
+
+class StateView:
+    """The slice of the store one behaviour sees: ``get``/``set`` values, ``journal`` entries."""
+
+    def __init__(self, store: Store, owner: str):
+        self._store = store
+        self.owner = owner
+        self._cache: dict[str, Any] = store.load(owner)
+
+    def reload(self) -> None:
+        """Forget unsaved values (after a command that failed was rolled back)."""
+        self._cache = self._store.load(self.owner)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._cache.get(key, default)
+
+    def set(self, key: str, value: Any) -> None:
+        self._store.put(self.owner, key, value)
+        self._cache[key] = value
+
+    def journal(self, kind: str, source: str, **data: Any) -> int:
+        return self._store.journal(self.owner, kind, data, source)
+
+    def entries(self, kind: str, n: int, include_undone: bool = True) -> list[dict[str, Any]]:
+        return self._store.entries(self.owner, kind, n, include_undone)
+
+    def mark_undone(self, entry_id: int) -> None:
+        self._store.mark_undone(entry_id)

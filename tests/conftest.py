@@ -1,0 +1,226 @@
+"""Real parts for every test: a Pyro4 name server and nodes on 127.0.0.1, pygame's dummy video
+driver, SQLite files in tmp dirs. Only hardware is faked (see ``fake_gpio.py``).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+os.environ["SDL_VIDEODRIVER"] = "dummy"
+os.environ["SDL_AUDIODRIVER"] = "dummy"
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+os.environ.pop("PYROSTAGE_HMAC_KEY", None)
+# never read the developer's own pyrostage.toml
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="pyrostage-test-config-")
+
+import pluggy  # noqa: E402
+import Pyro4  # noqa: E402
+import Pyro4.naming  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from engine import config as config_module  # noqa: E402
+from engine.node import Node  # noqa: E402
+from engine.plugins import get_plugin_manager  # noqa: E402
+from engine.pyroconf import harden  # noqa: E402
+
+harden()
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class NameServer:
+    """A real Pyro4 name server in this process, on a free port of 127.0.0.1."""
+
+    def __init__(self, port: int | None = None, hmac_key: bytes | None = None):
+        self.host = "127.0.0.1"
+        self.port = port or free_port()
+        self.hmac_key = hmac_key
+        self.start()
+
+    def start(self) -> None:
+        _uri, self.daemon, _bc = Pyro4.naming.startNS(
+            host=self.host, port=self.port, enableBroadcast=False, hmac=self.hmac_key
+        )
+        self.thread = threading.Thread(target=self.daemon.requestLoop, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.daemon.shutdown()
+        self.thread.join(timeout=5)
+
+    def proxy(self) -> Pyro4.Proxy:
+        ns = Pyro4.locateNS(self.host, self.port, hmac_key=self.hmac_key)
+        return ns
+
+
+@pytest.fixture
+def name_server() -> Iterator[NameServer]:
+    ns = NameServer()
+    yield ns
+    ns.stop()
+
+
+def node_config(tmp_path: Path, ns: NameServer | None, name: str = "red", **overrides: Any):
+    """A node config for tests: headless, small screen, state in ``tmp_path``."""
+    defaults: dict[str, Any] = dict(
+        name=name, host="127.0.0.1", port=0, headless=True, size=(320, 180),
+        state_dir=tmp_path / "state", gpio="none",
+    )
+    if ns is not None:
+        defaults.update(ns_host=ns.host, ns_port=ns.port)
+    defaults.update(overrides)
+    return config_module.load(None, **defaults)
+
+
+class RunningNode:
+    """An in-process node whose main loop runs on a thread of its own (the only one that
+    touches pygame in this process). One at a time per process: tests that need several nodes
+    at once start them as subprocesses (``spawn_node``)."""
+
+    def __init__(self, node: Node):
+        self.node = node
+        self.thread = threading.Thread(target=node.serve, name="node-main", daemon=True)
+        self.thread.start()
+        if not node.ready.wait(15):
+            raise RuntimeError("node did not come up")
+
+    @property
+    def uri(self) -> str:
+        return str(self.node.uri)
+
+    def proxy(self) -> Pyro4.Proxy:
+        p = Pyro4.Proxy(self.uri)
+        key = self.node.config.key()
+        if key:
+            p._pyroHmacKey = key
+        return p
+
+    def stop(self) -> None:
+        self.node.stop()
+        self.thread.join(timeout=10)
+        assert not self.thread.is_alive(), "node did not stop"
+
+
+@pytest.fixture
+def start_node(tmp_path: Path, name_server: NameServer) -> Iterator[Callable[..., RunningNode]]:
+    """``start_node(pm=None, **config)`` -> a running in-process node registered in the NS."""
+    running: list[RunningNode] = []
+
+    def start(pm: pluggy.PluginManager | None = None, clock: Any = None, today: Any = None,
+              **overrides: Any) -> RunningNode:
+        cfg = node_config(tmp_path, name_server, **overrides)
+        if pm is None:
+            pm, _ = get_plugin_manager()
+        node = RunningNode(Node(cfg, pm, clock=clock, today=today))
+        running.append(node)
+        return node
+
+    yield start
+    for node in running:
+        if node.thread.is_alive():
+            node.stop()
+
+
+@pytest.fixture
+def node(start_node: Callable[..., RunningNode]) -> RunningNode:
+    return start_node()
+
+
+@pytest.fixture
+def proxy(node: RunningNode) -> Iterator[Pyro4.Proxy]:
+    p = node.proxy()
+    yield p
+    p._pyroRelease()
+
+
+def pixel(png: bytes, xy: tuple[int, int] | None = None) -> tuple[int, int, int]:
+    """The RGB at ``xy`` (default: the centre) of PNG bytes from ``snapshot()``."""
+    if isinstance(png, dict):
+        import serpent
+
+        png = serpent.tobytes(png)
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    if xy is None:
+        xy = (image.width // 2, image.height // 2)
+    r, g, b = image.getpixel(xy)  # type: ignore[misc]
+    return (r, g, b)
+
+
+def image(png: bytes) -> Image.Image:
+    if isinstance(png, dict):
+        import serpent
+
+        png = serpent.tobytes(png)
+    return Image.open(io.BytesIO(png)).convert("RGB")
+
+
+@contextmanager
+def spawn_node(
+    tmp_path: Path, ns: NameServer, name: str = "red", *extra: str,
+    env: dict[str, str] | None = None, python_prelude: str | None = None,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A node as its own process (``pyrostage serve``), the way a Pi runs it."""
+    cmd = [sys.executable]
+    if python_prelude:
+        cmd += ["-c", python_prelude + "\nfrom engine.cli import main\nmain()"]
+    else:
+        cmd += ["-m", "engine"]
+    cmd += ["serve", "--name", name, "--host", "127.0.0.1", "--ns-host", ns.host,
+            "--ns-port", str(ns.port), "--state-dir", str(tmp_path / "state"),
+            "--headless", "--size", "320x180", "--gpio", "none", *extra]
+    full_env = {**os.environ, "SDL_VIDEODRIVER": "dummy", **(env or {})}
+    log = open(tmp_path / f"{name}.log", "ab")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(cmd, env=full_env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        log.close()
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:
+    """Poll until ``predicate()`` is truthy (a hang guard, not a timing assertion)."""
+    deadline = time.monotonic() + timeout
+    last_exc: BaseException | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as exc:
+            last_exc = exc
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s (last error: {last_exc!r})")
+
+
+def lookup_proxy(ns: NameServer, name: str) -> Pyro4.Proxy:
+    with ns.proxy() as nsp:
+        uri = nsp.lookup(f"pyrostage.{name}")
+    p = Pyro4.Proxy(uri)
+    if ns.hmac_key:
+        p._pyroHmacKey = ns.hmac_key
+    return p
