@@ -29,9 +29,12 @@ def _builtin(exc: BaseException) -> BaseException:
     if type(exc).__module__ == "builtins":
         return exc
     for base in type(exc).__mro__:
-        builtin = base.__module__ == "builtins" and base is not Exception
+        builtin = base.__module__ == "builtins" and base not in (Exception, BaseException, object)
         if builtin and getattr(builtins, base.__name__, None) is base:
-            return base(f"{type(exc).__name__}: {exc}")
+            try:
+                return base(f"{type(exc).__name__}: {exc}")
+            except TypeError:  # e.g. UnicodeDecodeError wants five arguments
+                continue
     return RuntimeError(f"{type(exc).__name__}: {exc}")
 
 
@@ -47,8 +50,10 @@ class Facade:
     def _guard(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except CLIENT_ERRORS:
-            raise
+        except CLIENT_ERRORS as exc:
+            if type(exc).__module__ == "builtins":
+                raise
+            raise _builtin(exc) from None  # a plugin's subclass: clients cannot rebuild it
         except Exception as exc:
             log.exception("%s failed", what)
             raise _builtin(exc) from None
@@ -129,5 +134,6 @@ class Facade:
             "display": node.display_report(),
             "gpio": node.gpio_report(),
             "dispatch": self._stage.dispatch,
+            "store": {"writes": node.store.writes, "commits": node.store.commits},
             "draw_error": self._stage.draw_error,
         }

@@ -45,9 +45,11 @@ class Debouncer:
     def accept(self, button: str, at: float) -> bool:
         with self._lock:
             last = self._last.get(button)
-            if last is not None and 0 <= at - last < self.window:
+            # abs(): a press() over Pyro and a pin edge race from different threads, so
+            # timestamps can arrive slightly out of order; both are still one press
+            if last is not None and abs(at - last) < self.window:
                 return False
-            self._last[button] = at
+            self._last[button] = at if last is None else max(at, last)
             return True
 
 
@@ -60,6 +62,7 @@ class Buttons:
         self.sink = sink
         self.timeout = timeout
         self.presses = 0
+        self._count = threading.Lock()
 
     def edge(self, button: str, at: float | None = None, wait: bool = False) -> bool:
         """One edge seen at ``at`` (monotonic); True if it counted as a press."""
@@ -69,7 +72,8 @@ class Buttons:
             raise LookupError(f"unknown button {button!r}; this node has: {', '.join(self.names)}")
         if not self.debouncer.accept(button, at):
             return False
-        self.presses += 1
+        with self._count:  # edges come from GPIO, Pyro and window threads at once
+            self.presses += 1
         if not wait:
             self.sink(button, at, None)
             return True
@@ -139,15 +143,18 @@ class RpiBackend:
     def watch(self, button: ButtonPin, on_edge: Callable[[float], None]) -> None:
         GPIO = self.GPIO
         pull = GPIO.PUD_UP if button.pull_up else GPIO.PUD_DOWN
-        GPIO.setup(button.pin, GPIO.IN, pull_up_down=pull)
 
         def callback(channel: int) -> None:
             at = time.monotonic()  # first thing: the press happened now, not when handled
             on_edge(at)
 
         edge = GPIO.FALLING if button.falling else GPIO.RISING
-        GPIO.add_event_detect(button.pin, edge, callback=callback)
-        self.pins.append(button.pin)
+        try:
+            GPIO.setup(button.pin, GPIO.IN, pull_up_down=pull)
+            self.pins.append(button.pin)
+            GPIO.add_event_detect(button.pin, edge, callback=callback)
+        except (RuntimeError, ValueError) as exc:
+            raise type(exc)(f"button {button.name!r} on GPIO{button.pin}: {exc}") from None
 
     def output(self, pin: int) -> None:
         self.GPIO.setup(pin, self.GPIO.OUT, initial=self.GPIO.LOW)
@@ -200,8 +207,11 @@ class Outputs:
         self.pins = dict(pins)
         self._timers: dict[str, threading.Timer] = {}
         self._lock = threading.Lock()
-        for pin in self.pins.values():
-            backend.output(pin)
+        for name, pin in self.pins.items():
+            try:
+                backend.output(pin)
+            except (RuntimeError, ValueError) as exc:
+                raise type(exc)(f"output {name!r} on GPIO{pin}: {exc}") from None
 
     def pulse(self, name: str, seconds: float) -> bool:
         pin = self.pins.get(name)
@@ -248,9 +258,13 @@ class Pins:
     ):
         self.backend = backend
         self.buttons = buttons
-        for pin in button_pins:
-            backend.watch(pin, functools.partial(self._edge, pin.name))
-        self.outputs = Outputs(backend, output_pins)
+        try:
+            for pin in button_pins:
+                backend.watch(pin, functools.partial(self._edge, pin.name))
+            self.outputs = Outputs(backend, output_pins)
+        except BaseException:
+            backend.cleanup()  # a bad pin in the config must not leave the others claimed
+            raise
 
     def _edge(self, name: str, at: float) -> None:
         """An edge from the backend's thread: debounce and post, never block or raise."""

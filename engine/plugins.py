@@ -130,7 +130,7 @@ def collect(pm: pluggy.PluginManager) -> Registry:
         return register
 
     for hook, kind in ((pm.hook.register_modes, "mode"), (pm.hook.register_commands, "behaviour")):
-        for impl in reversed(hook.get_hookimpls()):
+        for impl in hook.get_hookimpls():  # registration order: a later plugin replaces
             try:
                 impl.function(register=registrar(impl.plugin_name, kind))
             except Exception:

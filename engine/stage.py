@@ -184,7 +184,7 @@ class Stage:
         """Run one change serialized with all others; return once it is durable."""
         me = threading.get_ident()
         if self._serial_thread == me:  # a change made by a change (e.g. a hook): inline
-            return self._run(change, source, owner)
+            return self._run(change, source, owner, nested=True)
         if self.dispatch == "inbox" and self.loop_thread not in (None, me):
             done: Future[Any] = Future()
             self._tasks.put(("apply", change, source, owner, done))
@@ -192,8 +192,15 @@ class Stage:
             try:
                 result, ticket = done.result(timeout=self.timeout)
             except TimeoutError:
-                done.cancel()
-                raise TimeoutError(self._timeout_message()) from None
+                if done.cancel():
+                    raise TimeoutError(self._timeout_message()) from None
+                if not done.done():  # the main loop took it but a plugin is still at it
+                    raise TimeoutError(
+                        f"node {self.name!r} did not finish the change within "
+                        f"{self.timeout:g} s: a plugin is taking too long; the change is "
+                        "still running and may yet take effect"
+                    ) from None
+                result, ticket = done.result()
         else:
             if not self.lock.acquire(timeout=self.timeout):
                 raise TimeoutError(self._timeout_message())
@@ -217,15 +224,22 @@ class Stage:
         finally:
             self._serial_thread = None
 
-    def _run(self, change: Callable[[], Any], source: str, owner: Behaviour | None) -> Any:
+    def _run(
+        self, change: Callable[[], Any], source: str, owner: Behaviour | None, nested: bool = False
+    ) -> Any:
         previous, self.source = self.source, source
         try:
             with self.store.atomic():
                 result = change()
         except BaseException:
-            if owner is not None:  # leave the behaviour exactly as it was stored
-                owner.state.reload()
-                owner.restore()
+            if nested:  # the outer change is still writing: only its owner is reloaded
+                if owner is not None:
+                    owner.state.reload()
+                    owner.restore()
+            else:  # leave every behaviour the change touched as it was stored
+                for behaviour in self.behaviours.values():
+                    if behaviour.state.reload() or behaviour is owner:
+                        behaviour.restore()
             raise
         finally:
             self.source = previous

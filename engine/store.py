@@ -1,7 +1,8 @@
 """Durable node state in SQLite: nothing acknowledged is lost when the power goes.
 
-Writes go into an open transaction; ``flush`` commits everything written so far, once, for
-all the callers waiting on it (group commit), before any of them is acknowledged.
+A command's writes are queued whole when it succeeds (dropped when it raises); ``flush``
+commits everything queued so far in one transaction for all the callers waiting on it (group
+commit), before any of them is acknowledged.
 """
 
 from __future__ import annotations
@@ -44,10 +45,12 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._commit_lock = threading.Lock()
-        self._written = 0
+        self._plock = threading.Lock()
+        self._local = threading.local()
+        self._pending: list[tuple[str, tuple[Any, ...]]] = []
+        self._seq = 0
         self._durable = 0
         self.commits = 0
-        self._depth = 0
         self.writes = 0
         try:
             self._conn = self._open()
@@ -92,14 +95,19 @@ class Store:
 
     # -- writing (inside the engine's serialized path) -----------------------------------
 
-    def _write(self, sql: str, params: tuple[Any, ...]) -> int:
-        with self._lock:
-            if not self._conn.in_transaction:
-                self._conn.execute("BEGIN")
-            cur = self._conn.execute(sql, params)
-            self._written += 1
-            self.writes += 1
-            return cur.lastrowid or 0
+    def _write(self, sql: str, params: tuple[Any, ...]) -> None:
+        stack = self._local.__dict__.setdefault("stack", [])
+        if stack:
+            stack[-1].append((sql, params))
+        else:
+            self._seal([(sql, params)])
+
+    def _seal(self, batch: list[tuple[str, tuple[Any, ...]]]) -> None:
+        """Queue one command's writes, whole, for the next group commit."""
+        with self._plock:
+            self._pending.extend(batch)
+            self._seq += 1
+            self.writes += len(batch)
 
     def put(self, owner: str, key: str, value: Any) -> None:
         stored: bytes | str
@@ -114,8 +122,8 @@ class Store:
             (owner, key, stored, is_json),
         )
 
-    def journal(self, owner: str, kind: str, data: dict[str, Any], source: str) -> int:
-        return self._write(
+    def journal(self, owner: str, kind: str, data: dict[str, Any], source: str) -> None:
+        self._write(
             "INSERT INTO journal (owner, kind, data, source, at) VALUES (?, ?, ?, ?, ?)",
             (owner, kind, json.dumps(data), source, time.time()),
         )
@@ -124,51 +132,65 @@ class Store:
         self._write("UPDATE journal SET undone = 1 WHERE id = ?", (entry_id,))
 
     def mark(self) -> int:
-        """A ticket for everything written so far; ``flush(ticket)`` makes it durable."""
-        with self._lock:
-            return self._written
+        """A ticket for everything queued so far; ``flush(ticket)`` makes it durable."""
+        with self._plock:
+            return self._seq
 
     def flush(self, ticket: int | None = None) -> None:
-        """Commit (fsync) all writes up to ``ticket`` — one commit serves every waiter."""
+        """Commit (fsync) everything queued up to ``ticket``: one commit serves every waiter.
+
+        While one commit is on disk, other commands keep running and queue their writes;
+        the next caller to flush commits all of them together.
+        """
         target = self.mark() if ticket is None else ticket
         if self._durable >= target:
             return
         with self._commit_lock:
             if self._durable >= target:
                 return
-            with self._lock:
-                upto = self._written
-                if self._conn.in_transaction:
-                    self._conn.execute("COMMIT")
-                    self.commits += 1
-                self._durable = upto
+            with self._plock:
+                batch, self._pending = self._pending, []
+                upto = self._seq
+            if batch:
+                with self._lock:
+                    try:
+                        self._conn.execute("BEGIN")
+                        for sql, params in batch:
+                            self._conn.execute(sql, params)
+                        self._conn.execute("COMMIT")
+                    except BaseException:
+                        if self._conn.in_transaction:
+                            self._conn.execute("ROLLBACK")
+                        with self._plock:
+                            self._pending[:0] = batch
+                        raise
+                self.commits += 1
+            self._durable = upto
 
     @contextmanager
     def atomic(self) -> Iterator[None]:
         """All of one command's writes, or none of them when it raises.
 
-        Holds the store while the command runs, so no group commit lands half a command.
+        The writes are held back until the command succeeds, so no group commit ever lands
+        half a command; nested commands (a hook calling a command) join the outer one.
         """
-        with self._lock:
-            self._depth += 1
-            name = f"cmd{self._depth}"
-            if not self._conn.in_transaction:
-                self._conn.execute("BEGIN")
-            self._conn.execute(f"SAVEPOINT {name}")
-            try:
-                yield
-            except BaseException:
-                self._conn.execute(f"ROLLBACK TO {name}")
-                self._conn.execute(f"RELEASE {name}")
-                raise
-            else:
-                self._conn.execute(f"RELEASE {name}")
-            finally:
-                self._depth -= 1
+        stack = self._local.__dict__.setdefault("stack", [])
+        stack.append([])
+        try:
+            yield
+        except BaseException:
+            stack.pop()
+            raise
+        batch = stack.pop()
+        if stack:
+            stack[-1].extend(batch)
+        elif batch:
+            self._seal(batch)
 
     # -- reading ------------------------------------------------------------------------
 
     def load(self, owner: str) -> dict[str, Any]:
+        self.flush()
         with self._lock:
             rows = self._conn.execute(
                 "SELECT key, value, is_json FROM state WHERE owner = ?", (owner,)
@@ -179,6 +201,7 @@ class Store:
         self, owner: str, kind: str, n: int, include_undone: bool = True
     ) -> list[dict[str, Any]]:
         """The last ``n`` journal entries of one kind, newest first."""
+        self.flush()
         sql = "SELECT id, data, source, at, undone FROM journal WHERE owner = ? AND kind = ?"
         if not include_undone:
             sql += " AND undone = 0"
@@ -191,11 +214,10 @@ class Store:
         ]
 
     def close(self) -> None:
-        with self._lock:
-            try:
-                if self._conn.in_transaction:
-                    self._conn.execute("COMMIT")
-            finally:
+        try:
+            self.flush()
+        finally:
+            with self._lock:
                 self._conn.close()
 
 
@@ -207,9 +229,12 @@ class StateView:
         self.owner = owner
         self._cache: dict[str, Any] = store.load(owner)
 
-    def reload(self) -> None:
-        """Forget unsaved values (after a command that failed was rolled back)."""
-        self._cache = self._store.load(self.owner)
+    def reload(self) -> bool:
+        """Forget unsaved values (after a command that failed was rolled back); True if any."""
+        fresh = self._store.load(self.owner)
+        changed = fresh != self._cache
+        self._cache = fresh
+        return changed
 
     def get(self, key: str, default: Any = None) -> Any:
         return self._cache.get(key, default)
@@ -218,8 +243,8 @@ class StateView:
         self._store.put(self.owner, key, value)
         self._cache[key] = value
 
-    def journal(self, kind: str, source: str, **data: Any) -> int:
-        return self._store.journal(self.owner, kind, data, source)
+    def journal(self, kind: str, source: str, **data: Any) -> None:
+        self._store.journal(self.owner, kind, data, source)
 
     def entries(self, kind: str, n: int, include_undone: bool = True) -> list[dict[str, Any]]:
         return self._store.entries(self.owner, kind, n, include_undone)

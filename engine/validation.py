@@ -129,16 +129,14 @@ def coerce(name: str, value: Any, tp: Any) -> Any:
         options = get_args(tp)
         if value is None and NoneType in options:
             return None
-        errors = []
         for option in options:
             if option is NoneType:
                 continue
             try:
                 return coerce(name, value, option)
-            except TypeError as exc:
-                errors.append(exc)
-            except ValueError:
-                raise
+            except TypeError:
+                if isinstance(value, _outer(option)):
+                    raise  # the right kind of value with a wrong part: say which part
         raise TypeError(
             f"{name} must be {type_name(tp).replace('|', ' or ')}, "
             f"got {type(value).__name__} {_short(value)}"
@@ -157,6 +155,22 @@ def coerce(name: str, value: Any, tp: Any) -> Any:
     if checker is None:
         raise TypeError(f"{name}: unsupported declared type {tp!r}")
     return checker(name, value)
+
+
+def _outer(tp: Any) -> type | tuple[type, ...]:
+    """The Python type(s) a value of declared type ``tp`` is an instance of."""
+    origin = get_origin(tp)
+    if origin is Annotated:
+        return _outer(get_args(tp)[0])
+    if origin in (list, tuple):
+        return (list, tuple)
+    if origin in (Union, types.UnionType):
+        return tuple(t for a in get_args(tp) for t in _as_tuple(_outer(a)))
+    return tp if isinstance(tp, type) else object
+
+
+def _as_tuple(t: type | tuple[type, ...]) -> tuple[type, ...]:
+    return t if isinstance(t, tuple) else (t,)
 
 
 def _int(name: str, value: Any) -> int:
@@ -260,6 +274,13 @@ class Signature:
 
     def bind(self, command: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         """Checked keyword arguments for a call, or a builtin error naming what is accepted."""
+        unknown = sorted(set(kwargs) - {p.name for p in self.params})
+        if unknown:
+            accepted = ", ".join(p.name for p in self.params) or "none"
+            raise TypeError(
+                f"{command}{self}: got an unexpected keyword argument {unknown[0]!r}; "
+                f"accepted: {accepted}"
+            )
         try:
             bound = self._sig.bind(*args, **kwargs)
         except TypeError as exc:

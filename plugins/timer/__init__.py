@@ -1,1 +1,21 @@
-"""placeholder: filled in by issue 3."""
+"""timer: a race stopwatch and countdown, stopped by the big button.
+
+The main button stops a running timer at the moment its edge was seen, not when the main loop
+got round to it. Stops are announced through ``pyrostage_timer_stopped``, and every result is
+journaled (``results``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from engine import Mode, hookimpl
+
+from .mode import Timer
+
+__all__ = ["Timer"]
+
+
+@hookimpl
+def register_modes(register: Callable[[type[Mode]], None]) -> None:
+    register(Timer)

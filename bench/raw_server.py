@@ -1,0 +1,60 @@
+"""A bare Pyro4 server, served the way a node serves: the baseline every figure is compared to.
+
+``noop`` is the cheapest call; ``get`` returns what ``get_color`` returns; ``commit`` does the
+same durable work as a node's ``set_color`` (an SQLite upsert committed with WAL and
+synchronous=FULL) and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+import threading
+
+import Pyro4
+
+from engine.pyroconf import harden
+
+
+@Pyro4.expose
+@Pyro4.behavior(instance_mode="single")
+class Raw:
+    def __init__(self, path: str):
+        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.execute("CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value)")
+        self.lock = threading.Lock()
+        self.color = [0, 0, 0]
+
+    def noop(self) -> None:
+        return None
+
+    def get(self) -> list[int]:
+        return self.color
+
+    def commit(self, color: list[int]) -> list[int]:
+        with self.lock:
+            self.conn.execute("BEGIN")
+            self.conn.execute(
+                "INSERT INTO state VALUES ('color', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (json.dumps(color),),
+            )
+            self.conn.execute("COMMIT")
+            self.color = color
+        return color
+
+
+def main() -> None:
+    harden()
+    port, path = int(sys.argv[1]), sys.argv[2]
+    daemon = Pyro4.Daemon(host="127.0.0.1", port=port)
+    uri = daemon.register(Raw(path), objectId="raw")
+    print(uri, flush=True)
+    daemon.requestLoop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,172 @@
+"""The scoreboard mode: its commands, its durable state and the journal of score changes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+from engine import RGB, Color, Length, Mode, Printable, Range, command
+from engine.display import check_png
+
+from .counting import CountUp
+from .look import Look
+
+if TYPE_CHECKING:
+    import pygame
+
+MAX_SCORE = 999_999
+BACKGROUND_LIMIT = 2 * 1024 * 1024
+DEFAULT_TEAM = "Team"
+DEFAULT_TITLE_COLOUR: RGB = (255, 204, 0)
+
+Points = Annotated[int, Range(-MAX_SCORE, MAX_SCORE)]
+Delta = Annotated[int, Range(-2 * MAX_SCORE, 2 * MAX_SCORE)]
+TeamName = Annotated[str, Length(1, 24), Printable()]
+HistoryLength = Annotated[int, Range(1, 1000)]
+
+
+class Scoreboard(Mode):
+    name = "scoreboard"
+    description = "a team name over its score"
+
+    team: str = DEFAULT_TEAM
+    score: int = 0
+    title_color: RGB = DEFAULT_TITLE_COLOUR
+    background: bytes | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.counter = CountUp()
+        self.look = Look()
+        self._generation = 0
+
+    def restore(self) -> None:
+        self.team = str(self.state.get("team", DEFAULT_TEAM))
+        self.score = int(self.state.get("score", 0))
+        r, g, b = self.state.get("title_color", list(DEFAULT_TITLE_COLOUR))
+        self.title_color = (r, g, b)
+        self._show_background(self.state.get("background"))
+        self.counter.jump(self.score)
+
+    # -- team, colour, background ----------------------------------------------------------
+
+    @command(idempotent=True)
+    def set_team(self, name: TeamName) -> str:
+        """Show a team name: 1 to 24 printable characters (long names shrink to fit)."""
+        self.state.set("team", name)
+        self.team = name
+        return name
+
+    @command(read=True)
+    def get_team(self) -> str:
+        """The team name shown."""
+        return self.team
+
+    @command(idempotent=True)
+    def set_title_color(self, color: Color) -> list[int]:
+        """Colour of the team name: a colour name, [r, g, b] or "r,g,b"."""
+        rgb: RGB = color  # type: ignore[assignment]  # Convert made it (r, g, b)
+        self.state.set("title_color", list(rgb))
+        self.title_color = rgb
+        return list(rgb)
+
+    @command(idempotent=True)
+    def set_background(self, png: bytes | None) -> str:
+        """Show a PNG (at most 2 MB, scaled to the screen) behind the score; None = built-in."""
+        described = "built-in"
+        if png is not None:
+            width, height = check_png(png, BACKGROUND_LIMIT)
+            described = f"{width}x{height} PNG"
+        self.state.set("background", png)
+        self._show_background(png)
+        return described
+
+    def _show_background(self, png: bytes | None) -> None:
+        if png != self.background:
+            self.background = png
+            self._generation += 1  # draw() scales the new picture once, on the main thread
+
+    # -- the score ------------------------------------------------------------------------
+
+    @command(idempotent=True)
+    def set_score(self, points: Points) -> int:
+        """Set the score (-999999 to 999999); the display counts to it."""
+        return self._change(points, self.stage.source)
+
+    @command
+    def add_points(self, delta: Delta) -> int:
+        """Add points (negative to take away); the score must stay within -999999..999999."""
+        new = self.score + delta
+        if not -MAX_SCORE <= new <= MAX_SCORE:
+            raise ValueError(
+                f"add_points: {self.score} + {delta} = {new} is outside the score range "
+                f"-{MAX_SCORE}..{MAX_SCORE}; the score stays {self.score}"
+            )
+        return self._change(new, self.stage.source)
+
+    @command(read=True)
+    def get_score(self) -> int:
+        """The score (already the new value while the display is still counting)."""
+        return self.score
+
+    @command
+    def undo(self) -> int:
+        """Revert the last score change that is not undone yet; returns the score."""
+        entry = self._last_change()
+        if entry is None:
+            raise ValueError("undo: there is no score change left to undo")
+        self.state.mark_undone(entry["id"])
+        return self._change(
+            self.score - int(entry["delta"]), "undo", reverts=entry["id"], by=self.stage.source
+        )
+
+    @command(read=True)
+    def history(self, n: HistoryLength = 10) -> list[dict[str, Any]]:
+        """The last n score changes, newest first: delta, score, source, time, undone."""
+        return [
+            {**entry, "time": datetime.fromtimestamp(entry["at"]).isoformat(timespec="seconds")}
+            for entry in self.state.entries("score", n)
+        ]
+
+    def _change(self, new: int, source: str, **extra: Any) -> int:
+        """Store, journal and announce a new score; the screen starts counting toward it."""
+        delta = new - self.score
+        if delta == 0:
+            return self.score
+        self.state.set("score", new)
+        self.state.journal("score", source, delta=delta, score=new, team=self.team, **extra)
+        self.score = new
+        self.counter.to(new, self.stage.clock())
+        self.stage.announce("score_changed", team=self.team, score=new, delta=delta, source=source)
+        return new
+
+    def _last_change(self) -> dict[str, Any] | None:
+        """The newest journaled change that is neither undone nor itself an undo."""
+        window = 32
+        while True:
+            entries = self.state.entries("score", window, include_undone=False)
+            for entry in entries:
+                if entry["source"] != "undo":
+                    return entry
+            if len(entries) < window:
+                return None
+            window *= 4
+
+    # -- the screen -----------------------------------------------------------------------
+
+    def animating(self) -> bool:
+        return self.counter.moving(self.stage.clock())
+
+    def draw(self, surface: pygame.Surface) -> None:
+        background = self.look.background(surface.get_size(), self.background, self._generation)
+        shown = self.counter.value(self.stage.clock())
+        self.look.draw(surface, self.team, str(shown), self.title_color, background)
+
+    def summary(self) -> dict[str, Any]:
+        size = len(self.background) if self.background is not None else 0
+        return {
+            "team": self.team,
+            "score": self.score,
+            "title_color": list(self.title_color),
+            "background": f"PNG, {size} bytes" if size else "built-in",
+        }

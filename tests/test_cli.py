@@ -1,0 +1,89 @@
+"""The controller CLI as a user types it, in its own process, against a real node."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT, pixel
+
+
+def pyrostage(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "engine", *args], capture_output=True, text=True, timeout=60,
+        cwd=ROOT, env={**os.environ, "COLUMNS": "200", **(env or {})},
+    )
+
+
+@pytest.fixture
+def ns_args(name_server):
+    return ["--ns-host", name_server.host, "--ns-port", str(name_server.port)]
+
+
+def test_list_shows_the_node_with_mode_and_address(node, ns_args):
+    out = pyrostage("list", *ns_args)
+    assert out.returncode == 0, out.stderr
+    assert "red" in out.stdout and "colorsquare" in out.stdout
+    assert node.uri.split("@")[1] in out.stdout
+
+
+def test_ctl_drives_the_node(node, ns_args, tmp_path):
+    out = pyrostage("ctl", *ns_args, "red", "set_color", "255,0,0")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[255, 0, 0]"
+    assert pyrostage("ctl", *ns_args, "red", "switch", "colorsquare").stdout.strip() \
+        == "colorsquare"
+    status = pyrostage("ctl", *ns_args, "red", "status")
+    assert '"mode": "colorsquare"' in status.stdout
+    png = tmp_path / "red.png"
+    assert pyrostage("snapshot", *ns_args, "red", str(png)).returncode == 0
+    assert pixel(png.read_bytes()) == (255, 0, 0)
+
+
+def test_ns_location_from_pyro_environment(node, name_server):
+    env = {"PYRO_NS_HOST": name_server.host, "PYRO_NS_PORT": str(name_server.port)}
+    out = pyrostage("ctl", "red", "set_color", "blue", env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[0, 0, 255]"
+
+
+def test_typed_words_are_converted_by_the_declared_types(node, ns_args):
+    with node.proxy() as p:
+        if "scoreboard" not in p.modes():
+            pytest.skip("scoreboard plugin not installed")
+    assert pyrostage("ctl", *ns_args, "red", "scoreboard.set_team", "2024").returncode == 0
+    assert pyrostage("ctl", *ns_args, "red", "scoreboard.set_score", "10").returncode == 0
+    out = pyrostage("ctl", *ns_args, "red", "scoreboard.add_points", "-5")
+    assert out.returncode == 0, out.stderr
+    with node.proxy() as p:
+        assert p.call("scoreboard.get_score") == 5
+        assert p.status()["state"]["scoreboard"]["team"] == "2024"
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["red", "set_color", "nonsense"], "ValueError: colorsquare.set_color: color: unknown"),
+        (["red", "no_such"], "LookupError: the active mode 'colorsquare' has no command"),
+        (["ghost", "status"], "LookupError: no node named 'ghost'"),
+        (["red", "switch", "nope"], "LookupError: unknown mode 'nope'"),
+        (["red", "set_color", "1", "2"], "takes 1 argument(s), got 2"),
+    ],
+)
+def test_errors_are_one_clear_line(node, ns_args, args, words):
+    out = pyrostage("ctl", *ns_args, *args)
+    assert out.returncode != 0
+    assert words in out.stderr
+    assert "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_no_name_server_is_one_clear_line(tmp_path):
+    from conftest import free_port
+
+    out = pyrostage("list", "--ns-host", "127.0.0.1", "--ns-port", str(free_port()))
+    assert out.returncode != 0
+    assert "no name server at 127.0.0.1" in out.stderr
+    assert "Traceback" not in out.stderr
