@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 PREFIX = "pyrostage."
 CHECK_INTERVAL = 2.0
-LOG_EVERY = 10.0
+LOG_EVERY = 5.0
 
 
 def object_name(node: str) -> str:
@@ -88,12 +88,17 @@ class Registrar:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=1.0)
-        if not unregister:
-            return
+        if unregister:  # bounded: an unreachable name server must not delay the exit
+            remover = threading.Thread(target=self._unregister, daemon=True)
+            remover.start()
+            remover.join(timeout=1.0)
+
+    def _unregister(self) -> None:
         try:
             with locate_ns(self.ns_host, self.ns_port, self.hmac_key) as ns:
                 ns._pyroTimeout = 1.0
                 if str(ns.lookup(self.name)) == self.uri:
                     ns.remove(self.name)
+                    log.info("unregistered %s", self.name)
         except Exception as exc:
             log.debug("could not unregister %s: %s", self.name, exc)

@@ -1,17 +1,21 @@
 """Pyro4 settings every pyrostage process shares: serpent only, limits, HMAC and TLS.
 
 Pyro4 keeps most settings process-wide in ``Pyro4.config``; this module is the one place
-they are set, so a node, the name server and the controller agree.
+they are set, so a node, the name server and the controller agree. Every daemon the project
+runs goes through ``secure_daemon`` and every proxy through ``proxy``/``locate_ns``.
 """
 
 from __future__ import annotations
 
 import logging
 import socket
+import ssl
 from typing import TYPE_CHECKING, Any
 
 import Pyro4
 import Pyro4.core
+import Pyro4.errors
+import Pyro4.util
 
 if TYPE_CHECKING:
     from .config import TLS
@@ -20,6 +24,22 @@ log = logging.getLogger(__name__)
 
 MAX_MESSAGE_SIZE = 16 * 1024 * 1024
 THREADPOOL_SIZE = 160
+HANDSHAKE_TIMEOUT = 10.0
+"""Seconds a new connection gets to finish the TLS and Pyro handshakes (then none: an idle
+controller is never dropped, but a stranger's silent socket does not hold a worker forever)."""
+
+# Pyro4 objects a serpent message may otherwise rebuild on the receiving side; pyrostage never
+# sends them, so they stay the plain dicts they arrived as (and fail validation like any dict).
+_NOT_REBUILT = (
+    "Pyro4.core.Proxy",
+    "Pyro4.core.Daemon",
+    *(f"Pyro4.util.{s}Serializer" for s in ("Serpent", "Pickle", "Marshal", "Json",
+                                               "Msgpack", "Cloudpickle", "Dill")),
+)
+
+
+def _as_plain_dict(classname: str, data: dict[str, Any]) -> dict[str, Any]:
+    return data
 
 
 def harden(max_message: int = MAX_MESSAGE_SIZE) -> None:
@@ -38,6 +58,8 @@ def harden(max_message: int = MAX_MESSAGE_SIZE) -> None:
     config.COMMTIMEOUT = 0.0
     config.SOCK_NODELAY = True
     config.SERVERTYPE = "thread"
+    for classname in _NOT_REBUILT:
+        Pyro4.util.SerializerBase.register_dict_to_class(classname, _as_plain_dict)
 
 
 def use_tls(tls: TLS | None) -> None:
@@ -55,6 +77,53 @@ def use_tls(tls: TLS | None) -> None:
     config.SSL_CLIENTKEY = tls.client_key
 
 
+def warn_if_exposed(host: str, hmac_key: bytes | None, what: str = "this node") -> bool:
+    """Log a warning when ``host`` is reachable from the network and no key is set."""
+    if is_loopback(host) or hmac_key:
+        return False
+    log.warning(
+        "serving %s on %s without PYROSTAGE_HMAC_KEY: anyone on this network can drive it "
+        "(and rewrite the name server's entries); set the same shared key on every node, "
+        "name server and controller", what, host,
+    )
+    return True
+
+
+def secure_daemon(daemon: Pyro4.core.Daemon, hmac_key: bytes | None) -> Pyro4.core.Daemon:
+    """Sign the daemon with the key, and bound how long a new connection may stay silent.
+
+    Pyro4 runs a TLS handshake inside ``accept()`` on the one thread that accepts, so a
+    single idle TCP connection would stop a TLS daemon from accepting anyone; here the TLS
+    handshake is moved to the connection's own worker and, like Pyro's own handshake, must
+    finish within ``HANDSHAKE_TIMEOUT``. After it the connection has no timeout at all.
+    """
+    if hmac_key:
+        daemon._pyroHmacKey = hmac_key
+    listening = daemon.transportServer.sock
+    if isinstance(listening, ssl.SSLSocket):
+        listening.do_handshake_on_connect = False
+    handshake = daemon._handshake
+
+    def timed_handshake(conn: Any, denied_reason: str | None = None) -> bool:
+        conn.sock.settimeout(HANDSHAKE_TIMEOUT)
+        try:
+            ok = bool(handshake(conn, denied_reason))
+        except (OSError, Pyro4.errors.CommunicationError) as exc:
+            log.info("dropped a connection that did not finish its handshake: %s", exc)
+            return False
+        if ok:
+            conn.sock.settimeout(None)
+        return ok
+
+    daemon._handshake = timed_handshake  # type: ignore[method-assign]
+    return daemon
+
+
+def serve_daemon(host: str, port: int, hmac_key: bytes | None) -> Pyro4.core.Daemon:
+    """A Pyro daemon on host:port, secured (see ``secure_daemon``)."""
+    return secure_daemon(Pyro4.Daemon(host=host, port=port), hmac_key)
+
+
 def proxy(uri: Any, hmac_key: bytes | None = None, timeout: float | None = None) -> Pyro4.Proxy:
     """A proxy signed with the shared key (every proxy the project makes comes from here)."""
     p = Pyro4.Proxy(uri)
@@ -65,12 +134,43 @@ def proxy(uri: Any, hmac_key: bytes | None = None, timeout: float | None = None)
     return p
 
 
+def key_refusal(exc: BaseException, who: str, hmac_key: bytes | None) -> PermissionError | None:
+    """A clear ``PermissionError`` when ``exc`` (or its cause) is Pyro's HMAC refusal."""
+    seen: BaseException | None = exc
+    while seen is not None and not isinstance(seen, Pyro4.errors.SecurityError):
+        seen = seen.__cause__ or seen.__context__
+    if seen is None:
+        return None
+    if "hmac" not in str(seen).lower():
+        return PermissionError(f"{who} refused the connection: {seen}")
+    if "mismatch" in str(seen):
+        why = "its HMAC key differs from this one"
+    elif hmac_key:
+        why = "it has no HMAC key but this side has one"
+    else:
+        why = "it requires an HMAC key and none is set here"
+    return PermissionError(
+        f"{who} refused the connection: {why}; set the same PYROSTAGE_HMAC_KEY (or hmac_key "
+        "in the config file) on every node, name server and controller"
+    )
+
+
 def locate_ns(
     host: str | None, port: int | None, hmac_key: bytes | None = None, broadcast: bool = False
 ) -> Pyro4.Proxy:
-    """The name server at host:port (``PYRO_NS_HOST``/``PYRO_NS_PORT`` when None)."""
-    ns = Pyro4.locateNS(host=host, port=port, broadcast=broadcast, hmac_key=hmac_key)
-    return ns
+    """The name server at host:port (``PYRO_NS_HOST``/``PYRO_NS_PORT`` when None).
+
+    A name server that refuses this side's HMAC key raises ``PermissionError`` saying so.
+    """
+    try:
+        return Pyro4.locateNS(host=host, port=port, broadcast=broadcast, hmac_key=hmac_key)
+    except Pyro4.errors.NamingError as exc:
+        config: Any = Pyro4.config
+        where = f"{host or config.NS_HOST}:{port or config.NS_PORT}"
+        refusal = key_refusal(exc, f"the name server at {where}", hmac_key)
+        if refusal is not None:
+            raise refusal from None
+        raise
 
 
 def lan_address(ns_host: str | None, ns_port: int | None) -> str:
@@ -99,4 +199,7 @@ def serve_ns(
     """A name server (no broadcast responder) signed with the key; returns (uri, daemon, bc)."""
     import Pyro4.naming
 
-    return Pyro4.naming.startNS(host=host, port=port, enableBroadcast=False, hmac=hmac_key)
+    warn_if_exposed(host, hmac_key, "the name server")
+    uri, daemon, bc = Pyro4.naming.startNS(host=host, port=port, enableBroadcast=False,
+                                           hmac=hmac_key)
+    return uri, secure_daemon(daemon, hmac_key), bc

@@ -1,1 +1,106 @@
-"""placeholder: filled in by issue 3."""
+"""easter_egg: while it is on, each main-button press on the scoreboard adds 10 points.
+
+The camp's scoreboards added points on every button press, and the campers found out. Here
+that is a behaviour of its own, off by default, switched with ``easter_egg.enable()`` /
+``easter_egg.disable()``, and on for the whole of a configured day ("the last day")::
+
+    [plugins.easter_egg]
+    points = 10
+    enable_on = 2027-08-14
+
+It listens to the button hook and scores through the scoreboard's own ``add_points``; the
+scoreboard does not know it exists.
+
+What the main button does, by mode:
+
+- ``timer``: stops a running timer at the moment the edge was seen;
+- ``scoreboard``: nothing visible, unless the easter egg is on: then it adds its points;
+- ``colorsquare``: steps to the next colour.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from engine import Behaviour, command, hookimpl
+
+if TYPE_CHECKING:
+    from engine.stage import Stage
+
+log = logging.getLogger(__name__)
+
+DEFAULT_POINTS = 10
+
+
+class EasterEgg(Behaviour):
+    name = "easter_egg"
+    description = "button presses on the scoreboard add points while it is on"
+
+    @property
+    def day(self) -> date | None:
+        """The configured day on which the egg is on unless disabled that day."""
+        value = self.config.get("enable_on")
+        if isinstance(value, str):
+            value = date.fromisoformat(value)
+        return value if isinstance(value, date) else None
+
+    @property
+    def points(self) -> int:
+        value = self.config.get("points", DEFAULT_POINTS)
+        return value if isinstance(value, int) and not isinstance(value, bool) else DEFAULT_POINTS
+
+    def is_on(self) -> bool:
+        today = self.stage.today()
+        if today == self.day:
+            return self.state.get("off_on") != today.isoformat()
+        return bool(self.state.get("on", False))
+
+    @command(idempotent=True)
+    def enable(self) -> bool:
+        """Switch the egg on until disable()."""
+        self.state.set("on", True)
+        self.state.set("off_on", None)
+        return True
+
+    @command(idempotent=True)
+    def disable(self) -> bool:
+        """Switch the egg off (on the configured day too, for the rest of that day)."""
+        self.state.set("on", False)
+        today = self.stage.today()
+        self.state.set("off_on", today.isoformat() if today == self.day else None)
+        return False
+
+    @command(read=True)
+    def enabled(self) -> bool:
+        """True while presses on the scoreboard add points."""
+        return self.is_on()
+
+    def summary(self) -> dict[str, Any]:
+        day = self.day
+        return {
+            "enabled": self.is_on(),
+            "points": self.points,
+            "enable_on": day.isoformat() if day else None,
+        }
+
+
+@hookimpl
+def register_commands(register: Callable[[type[Behaviour]], None]) -> None:
+    register(EasterEgg)
+
+
+@hookimpl
+def pyrostage_button_pressed(stage: Stage, button: str, at: float, mode: str) -> None:
+    """The egg itself: a main-button press on the scoreboard scores while the egg is on."""
+    if button != "main" or mode != "scoreboard":
+        return
+    egg = stage.behaviours.get(EasterEgg.name)
+    if not isinstance(egg, EasterEgg) or not egg.is_on():
+        return
+    try:
+        stage.call("scoreboard.add_points", [egg.points], source="button")
+    except ValueError as exc:  # the score is at its limit: the press scores nothing
+        log.info("easter egg press not counted: %s", exc)

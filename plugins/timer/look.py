@@ -1,0 +1,68 @@
+"""How the timer looks: big digits, a caption saying what the timer is doing, and for a
+countdown a bar of the time left. pygame, so ``draw`` on the main thread only.
+"""
+
+from __future__ import annotations
+
+import pygame
+
+from engine import RGB
+from engine.drawing import centred, fit_text
+
+TOP: RGB = (20, 24, 38)
+BOTTOM: RGB = (6, 7, 12)
+DIGITS: RGB = (255, 255, 255)
+SHADOW: RGB = (0, 0, 0)
+CAPTIONS: dict[str, RGB] = {
+    "ready": (150, 160, 180),
+    "running": (90, 220, 120),
+    "countdown": (90, 200, 255),
+    "stopped": (255, 196, 60),
+    "time!": (255, 80, 80),
+}
+
+
+def format_time(seconds: float) -> str:
+    """``SS.mmm`` below a minute, ``M:SS.mmm`` above; milliseconds cut, as stopwatches do."""
+    millis = int(max(0.0, seconds) * 1000 + 1e-6)
+    minutes, millis = divmod(millis, 60_000)
+    whole, millis = divmod(millis, 1000)
+    if minutes:
+        return f"{minutes}:{whole:02d}.{millis:03d}"
+    return f"{whole:02d}.{millis:03d}"
+
+
+class Look:
+    """Draws the timer; the background is made once per screen size."""
+
+    def __init__(self) -> None:
+        self._background: pygame.Surface | None = None
+
+    def background(self, size: tuple[int, int]) -> pygame.Surface:
+        if self._background is None or self._background.get_size() != size:
+            ends = pygame.Surface((1, 2))
+            ends.set_at((0, 0), TOP)
+            ends.set_at((0, 1), BOTTOM)
+            self._background = pygame.transform.smoothscale(ends, size)
+        return self._background
+
+    def draw(
+        self, surface: pygame.Surface, text: str, caption: str, progress: float | None
+    ) -> None:
+        w, h = surface.get_size()
+        surface.blit(self.background((w, h)), (0, 0))
+        accent = CAPTIONS.get(caption, DIGITS)
+        # fit the widest text of this length, so the digits do not jump size as they change
+        template = "".join("8" if c.isdigit() else c for c in text)
+        size = fit_text(template, int(w * 0.9), int(h * 0.42)).size
+        centred(surface, text, size, DIGITS, (w // 2, int(h * 0.45)),
+                shadow=SHADOW, shadow_offset=max(1, round(5 * h / 720)))
+        label = max(8, h // 11)
+        centred(surface, caption.upper(), label, accent, (w // 2, int(h * 0.76)))
+        if progress is not None:
+            bar_w, bar_h = int(w * 0.6), max(3, h // 60)
+            x, y = (w - bar_w) // 2, int(h * 0.86)
+            pygame.draw.rect(surface, (40, 46, 64), (x, y, bar_w, bar_h), border_radius=bar_h // 2)
+            filled = int(bar_w * max(0.0, min(1.0, progress)))
+            if filled:
+                pygame.draw.rect(surface, accent, (x, y, filled, bar_h), border_radius=bar_h // 2)
