@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
-from .config import HMAC_ENV, load, parse_size
+from .config import TLS, load, parse_size
 
 console = Console()
 NS_OPTIONS = [
@@ -43,6 +43,15 @@ def _setup_logging(verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+
+
+def _security() -> tuple[bytes | None, TLS]:
+    """The shared key (PYROSTAGE_HMAC_KEY, else the config file) and TLS settings."""
+    try:
+        cfg = load(None)
+    except ERRORS as exc:
+        raise fail(exc) from None
+    return cfg.key(), cfg.tls
 
 
 def fail(exc: BaseException) -> click.ClickException:
@@ -102,30 +111,40 @@ def serve(config_path: str | None, verbose: bool, size: str | None, groups: tupl
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=9090, show_default=True, type=int)
 def ns(host: str, port: int) -> None:
-    """Run a Pyro4 name server (signed with PYROSTAGE_HMAC_KEY when set)."""
+    """Run a Pyro4 name server (signed with PYROSTAGE_HMAC_KEY, TLS when configured)."""
     _setup_logging(False)
-    from .pyroconf import harden, serve_ns
+    from .pyroconf import harden, serve_ns, use_tls
 
     harden()
-    key = os.environ.get(HMAC_ENV)
+    key, tls = _security()
+    use_tls(tls)
     try:
-        uri, daemon, _bc = serve_ns(host, port, key.encode() if key else None)
+        uri, daemon, _bc = serve_ns(host, port, key)
     except ERRORS as exc:
         raise fail(exc) from None
-    console.print(f"name server {uri} ({'signed' if key else 'no HMAC key'}); Ctrl-C stops it")
-    signal.signal(signal.SIGTERM, lambda *a: daemon.shutdown())
-    try:
-        daemon.requestLoop()
-    except KeyboardInterrupt:
+    how = ("signed" if key else "no HMAC key") + (", TLS" if tls.enabled else "")
+    console.print(f"name server {uri} ({how}); Ctrl-C stops it")
+    _serve_until_signal(daemon)
+
+
+def _serve_until_signal(daemon: Any) -> None:
+    """Run a Pyro daemon's loop on a thread; stop it promptly on Ctrl-C or SIGTERM."""
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *a: stopping.set())
+    signal.signal(signal.SIGINT, lambda *a: stopping.set())
+    thread = threading.Thread(target=daemon.requestLoop, daemon=True)
+    thread.start()
+    while not stopping.wait(0.5) and thread.is_alive():
         pass
-    finally:
-        daemon.close()
+    daemon.shutdown()
+    thread.join(timeout=2)
 
 
 def _controller(ns_host: str | None, ns_port: int | None) -> Any:
     from .controller import Controller
 
-    return Controller(ns_host, ns_port)
+    key, tls = _security()
+    return Controller(ns_host, ns_port, hmac_key=key, tls=tls)
 
 
 @main.command(name="list")
@@ -224,13 +243,13 @@ def plugins() -> None:
 def demo(ns_port: int, headless: bool, state_dir: str | None) -> None:
     """An embedded name server and two nodes, "red" and "blue", on this machine."""
     _setup_logging(False)
-    from .controller import Controller
-    from .pyroconf import harden, serve_ns
+    from .pyroconf import harden, serve_ns, use_tls
 
     harden()
-    key = os.environ.get(HMAC_ENV)
+    key, tls = _security()
+    use_tls(tls)
     try:
-        _uri, daemon, _bc = serve_ns("127.0.0.1", ns_port, key.encode() if key else None)
+        _uri, daemon, _bc = serve_ns("127.0.0.1", ns_port, key)
     except ERRORS as exc:
         raise click.ClickException(
             f"cannot start the name server on port {ns_port}: {exc}"
@@ -250,7 +269,7 @@ def demo(ns_port: int, headless: bool, state_dir: str | None) -> None:
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: stopping.set())
     try:
-        ctl_ = Controller("127.0.0.1", ns_port)
+        ctl_ = _controller("127.0.0.1", ns_port)
         deadline = time.monotonic() + 60
         while {n.name for n in ctl_.nodes()} < {"red", "blue"}:
             if time.monotonic() > deadline or any(c.poll() is not None for c in children):

@@ -57,12 +57,24 @@ def parse_color(value: Any) -> RGB:
     )
 
 
+def _names() -> dict[RGB, str]:
+    """rgb -> its shortest plain name in pygame's table (no digits: "navyblue", not "navy1")."""
+    names: dict[RGB, str] = {}
+    for name in ("red", "green", "blue", "yellow", "white", "black", "orange", "purple"):
+        r, g, b, _a = THECOLORS[name]
+        names[(r, g, b)] = name
+    for name, (r, g, b, _a) in sorted(THECOLORS.items(), key=lambda kv: (len(kv[0]), kv[0])):
+        if not any(ch.isdigit() for ch in name):
+            names.setdefault((r, g, b), name)
+    return names
+
+
+_NAMES = _names()
+
+
 def color_name(rgb: RGB) -> str:
-    """The plain name of a colour when it has a short one, else ``r,g,b``."""
-    for name in ("red", "green", "blue", "yellow", "white", "black", "orange", "purple", "cyan"):
-        if tuple(THECOLORS[name][:3]) == tuple(rgb):
-            return name
-    return ",".join(str(c) for c in rgb)
+    """The plain name of a colour when pygame has one, else ``r,g,b``."""
+    return _NAMES.get((rgb[0], rgb[1], rgb[2])) or ",".join(str(c) for c in rgb)
 
 
 Color = Annotated[str | list[int], Convert(parse_color, "color")]

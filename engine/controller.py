@@ -17,7 +17,7 @@ import Pyro4.errors
 import serpent
 
 from . import pyroconf
-from .config import HMAC_ENV
+from .config import HMAC_ENV, TLS
 from .naming import PREFIX, object_name
 
 FACADE_MEMBERS = ("status", "modes", "switch", "commands", "press", "snapshot", "ring")
@@ -82,8 +82,13 @@ class Controller:
         ns_port: int | None = None,
         hmac_key: bytes | str | None = None,
         timeout: float = 10.0,
+        tls: TLS | None = None,
+        source: str = "controller",
     ):
         pyroconf.harden()
+        self.source = source
+        if tls is not None:
+            pyroconf.use_tls(tls)
         self.ns_host = ns_host or os.environ.get("PYRO_NS_HOST") or None
         port = ns_port or os.environ.get("PYRO_NS_PORT")
         self.ns_port = int(port) if port else None
@@ -179,8 +184,11 @@ class Controller:
     def call(self, node: str, command: str, *args: Any, **kwargs: Any) -> Any:
         """Run a command; a lost connection is retried once for idempotent commands only."""
         spec = self.describe(node, command) or {}
-        return self._invoke(node, "call", command, *args, idempotent=bool(spec.get("idempotent")),
-                            **kwargs)
+        idempotent = bool(spec.get("idempotent"))
+        if self.source != "controller":
+            return self._invoke(node, "call_as", self.source, command, *args,
+                                idempotent=idempotent, **kwargs)
+        return self._invoke(node, "call", command, *args, idempotent=idempotent, **kwargs)
 
     def member(self, node: str, name: str, *args: Any) -> Any:
         """Call a facade member (status, switch, press, snapshot ...)."""
@@ -194,6 +202,7 @@ class Controller:
         try:
             return getattr(proxy, member)(*args, **kwargs)
         except NETWORK_ERRORS as exc:
+            self._check_key(node, exc)
             if not idempotent:
                 self._forget(node)
                 raise ConnectionError(
@@ -206,7 +215,14 @@ class Controller:
             return getattr(proxy, member)(*args, **kwargs)
         except NETWORK_ERRORS as exc:
             self._forget(node)
+            self._check_key(node, exc)
             raise ConnectionError(f"node {node!r} cannot be reached: {exc}") from None
+
+    def _check_key(self, node: str, exc: BaseException) -> None:
+        refusal = pyroconf.key_refusal(exc, f"node {node!r}", self.hmac_key)
+        if refusal is not None:
+            self._forget(node)
+            raise refusal from None
 
     def _forget(self, node: str) -> None:
         with self._lock:

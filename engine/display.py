@@ -62,6 +62,10 @@ class Display:
                     pygame.mouse.set_visible(False)
                 self.size = self.surface.get_size()
                 self.window = pygame.display.get_driver() not in ("dummy", "offscreen")
+                if not self.window:
+                    log.warning("no screen found (SDL driver %r); running headless",
+                                pygame.display.get_driver())
+                    self.headless = True
             except pygame.error as exc:
                 log.warning("no display could be opened (%s); running headless", exc)
                 pygame.display.quit()
@@ -94,12 +98,18 @@ class Display:
                 timeout = 1.0 / WINDOW_EVENT_HZ
             else:
                 timeout = None
+            deadline = stage.next_deadline()
+            if deadline is not None:
+                until = max(0.0, deadline - stage.clock())
+                timeout = until if timeout is None else min(timeout, until)
             if not stage.dirty:
                 stage.wake.wait(timeout)
             stage.wake.clear()
             if self.window:
                 self._pump(stage, stop, on_key)
             stage.run_tasks(surface)
+            if deadline is not None:
+                stage.tick_due()
             now = time.monotonic()
             if animating and now >= next_frame:
                 stage.tick()

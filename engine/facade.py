@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+SOURCES = ("controller", "web", "shell")
 CLIENT_ERRORS = (TypeError, ValueError, LookupError, TimeoutError)
 
 
@@ -95,13 +96,20 @@ class Facade:
         """Run a declared command: ``name`` on the active mode, or ``mode.name``/``plugin.name``."""
         return self._guard(f"call {command!r}", self._stage.call, command, args, kwargs)
 
+    def call_as(self, source: str, command: str, *args: Any, **kwargs: Any) -> Any:
+        """``call`` on behalf of a named kind of controller (``web``, ``shell``), so the
+        journal records who changed what."""
+        if source not in SOURCES:
+            raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
+        return self._guard(f"call {command!r}", self._stage.call, command, args, kwargs, source)
+
     @Pyro4.oneway
     def send(self, command: str, *args: Any, **kwargs: Any) -> None:
         """Fire-and-forget ``call``: no answer, errors only logged on the node."""
         try:
             self._stage.call(command, args, kwargs)
         except Exception as exc:
-            log.warning("oneway %r failed: %s", command, exc)
+            log.warning("oneway %.80r failed: %.300s", command, exc)  # bounded: no log flood
 
     def press(self, button: str = "main") -> bool:
         """A button press, exactly as if its pin fell; False if the debounce swallowed it."""

@@ -56,8 +56,16 @@ class Debouncer:
 class Buttons:
     """Named buttons: debounced edges from any backend (or ``press()``) go to one sink."""
 
-    def __init__(self, names: list[str], debounce: float, sink: Sink, timeout: float = 2.0):
+    def __init__(
+        self,
+        names: list[str],
+        debounce: float,
+        sink: Sink,
+        timeout: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.names = list(dict.fromkeys(["main", *names]))
+        self.clock = clock
         self.debouncer = Debouncer(debounce)
         self.sink = sink
         self.timeout = timeout
@@ -67,7 +75,7 @@ class Buttons:
     def edge(self, button: str, at: float | None = None, wait: bool = False) -> bool:
         """One edge seen at ``at`` (monotonic); True if it counted as a press."""
         if at is None:
-            at = time.monotonic()
+            at = self.clock()
         if button not in self.names:
             raise LookupError(f"unknown button {button!r}; this node has: {', '.join(self.names)}")
         if not self.debouncer.accept(button, at):

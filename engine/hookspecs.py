@@ -88,5 +88,6 @@ def pyrostage_timer_stopped(stage: Stage, elapsed: float, source: str) -> None:
 
     :param stage: the node's engine API.
     :param elapsed: seconds from start to the stop (for a button: to the edge's timestamp).
-    :param source: ``button`` or ``controller``.
+    :param source: ``button``, ``controller`` (or ``web``), or ``tick`` when a countdown
+        reached zero.
     """

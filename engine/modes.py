@@ -129,6 +129,11 @@ class Mode(Behaviour):
         """True while the mode wants a new frame every tick."""
         return False
 
+    def deadline(self) -> float | None:
+        """A ``stage.clock()`` time at which this mode needs ``tick`` even while not shown
+        (a countdown in the background that must ring at zero); None = no need."""
+        return None
+
     def on_button(self, button: str, at: float) -> None:
         """A debounced button press while this mode is active; ``at`` is its monotonic time."""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -55,7 +56,7 @@ class Node:
         self.store = Store(config.state_file)
         backend = make_backend(config.gpio)
         self.buttons = Buttons(list(config.buttons), config.debounce_ms / 1000, self._post_press,
-                               timeout=config.timeout)
+                               timeout=config.timeout, clock=clock or time.monotonic)
         button_pins = [
             ButtonPin(n, int(b["pin"]), b.get("pull", "up") == "up",
                       b.get("edge", "falling") == "falling")
@@ -106,20 +107,14 @@ class Node:
         host = cfg.host
         if host == "auto":
             host = pyroconf.lan_address(cfg.ns_host, cfg.ns_port)
-        if not pyroconf.is_loopback(host) and not key:
-            log.warning(
-                "serving on %s without PYROSTAGE_HMAC_KEY: anyone on this network can drive "
-                "this node; set a shared key on nodes and controllers", host,
-            )
+        pyroconf.warn_if_exposed(host, key, f"node {self.name!r}")
         if cfg.embedded_ns:
             ns_host = cfg.ns_host or host
             ns_uri, self._ns_daemon, _bc = pyroconf.serve_ns(ns_host, cfg.ns_port or 9090, key)
             cfg.ns_host, cfg.ns_port = ns_uri.host, ns_uri.port
             self._spawn(self._ns_daemon.requestLoop, "pyrostage-ns")
             log.info("embedded name server at %s:%s", ns_uri.host, ns_uri.port)
-        daemon = Pyro4.Daemon(host=host, port=cfg.port)
-        if key:
-            daemon._pyroHmacKey = key
+        daemon = pyroconf.serve_daemon(host, cfg.port, key)
         self.daemon = daemon
         self.uri = daemon.register(Facade(self), objectId=object_name(self.name))
         self._spawn(daemon.requestLoop, "pyrostage-pyro")

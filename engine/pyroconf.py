@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 import socket
-import ssl
 from typing import TYPE_CHECKING, Any
 
 import Pyro4
 import Pyro4.core
 import Pyro4.errors
+import Pyro4.message
 import Pyro4.util
 
 if TYPE_CHECKING:
@@ -27,6 +27,9 @@ THREADPOOL_SIZE = 160
 HANDSHAKE_TIMEOUT = 10.0
 """Seconds a new connection gets to finish the TLS and Pyro handshakes (then none: an idle
 controller is never dropped, but a stranger's silent socket does not hold a worker forever)."""
+HANDSHAKE_MAX_SIZE = 64 * 1024
+"""Bytes the first (not yet authenticated) message may declare; Pyro4 reads a whole message
+before it checks the HMAC, so without this a stranger could make each worker hold 16 MB."""
 
 # Pyro4 objects a serpent message may otherwise rebuild on the receiving side; pyrostage never
 # sends them, so they stay the plain dicts they arrived as (and fail validation like any dict).
@@ -99,24 +102,50 @@ def secure_daemon(daemon: Pyro4.core.Daemon, hmac_key: bytes | None) -> Pyro4.co
     """
     if hmac_key:
         daemon._pyroHmacKey = hmac_key
-    listening = daemon.transportServer.sock
-    if isinstance(listening, ssl.SSLSocket):
-        listening.do_handshake_on_connect = False
+    listening: Any = daemon.transportServer.sock
+    if hasattr(listening, "do_handshake_on_connect"):  # an ssl.SSLSocket
+        listening.do_handshake_on_connect = False  # read by accept() for each new socket
     handshake = daemon._handshake
 
     def timed_handshake(conn: Any, denied_reason: str | None = None) -> bool:
         conn.sock.settimeout(HANDSHAKE_TIMEOUT)
+        conn.recv = _capped_first_message(conn.recv)
         try:
             ok = bool(handshake(conn, denied_reason))
         except (OSError, Pyro4.errors.CommunicationError) as exc:
             log.info("dropped a connection that did not finish its handshake: %s", exc)
             return False
+        finally:
+            del conn.recv  # the class's own recv again
         if ok:
             conn.sock.settimeout(None)
         return ok
 
-    daemon._handshake = timed_handshake  # type: ignore[method-assign]
+    daemon._handshake = timed_handshake
     return daemon
+
+
+def _capped_first_message(recv: Any) -> Any:
+    """``recv`` that refuses a first message header declaring more than HANDSHAKE_MAX_SIZE."""
+    first = [True]
+
+    def recv_checked(size: int) -> bytes:
+        data: bytes = recv(size)
+        if first[0]:
+            first[0] = False
+            try:
+                header = Pyro4.message.Message.from_header(data)
+            except Pyro4.errors.ProtocolError:
+                return data  # Pyro reports it
+            declared = header.data_size + header.annotations_size
+            if declared > HANDSHAKE_MAX_SIZE:
+                raise Pyro4.errors.ConnectionClosedError(
+                    f"handshake message of {declared} bytes refused "
+                    f"(at most {HANDSHAKE_MAX_SIZE} before the HMAC is checked)"
+                )
+        return data
+
+    return recv_checked
 
 
 def serve_daemon(host: str, port: int, hmac_key: bytes | None) -> Pyro4.core.Daemon:

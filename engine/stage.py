@@ -369,15 +369,37 @@ class Stage:
             log.exception("mode %r failed in animating()", self.active.name)
             return False
 
-    def tick(self) -> None:
-        """Let an animating mode advance its state (a countdown reaching zero) serialized."""
-        mode = self.active
+    def tick(self, mode: Mode | None = None) -> None:
+        """Let a mode advance its state (a countdown reaching zero), on the serialized path."""
+        mode = mode or self.active
         tick = getattr(mode, "tick", None)
         if tick is not None:
             try:
                 self.apply(lambda: tick(self.clock()), source="tick", owner=mode)
             except Exception:
                 log.exception("mode %r failed in tick()", mode.name)
+
+    def next_deadline(self) -> float | None:
+        """The soonest time a mode in the background needs a tick (seconds, stage clock)."""
+        soonest = None
+        for mode in self.modes.values():
+            try:
+                when = mode.deadline()
+            except Exception:
+                log.exception("mode %r failed in deadline()", mode.name)
+                continue
+            if when is not None and (soonest is None or when < soonest):
+                soonest = when
+        return soonest
+
+    def tick_due(self) -> None:
+        """Tick every background mode whose deadline has come."""
+        now = self.clock()
+        for mode in self.modes.values():
+            if mode is not self.active:
+                when = mode.deadline()
+                if when is not None and when <= now:
+                    self.tick(mode)
 
     def draw(self, surface: Any) -> Exception | None:
         """Draw the active mode; return the exception if its draw failed (for a banner)."""

@@ -37,6 +37,15 @@ MIGRATIONS: list[str] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+def _check_rows(conn: sqlite3.Connection) -> None:
+    """Decode every row once: damage SQLite's own check misses (bad UTF-8, broken JSON)."""
+    for _owner, _key, value, is_json in conn.execute("SELECT * FROM state"):
+        if is_json:
+            json.loads(value)
+    for row in conn.execute("SELECT owner, kind, data, source FROM journal"):
+        json.loads(row[2])
+
+
 class Store:
     """One node's SQLite file (WAL, synchronous=FULL), shared safely by all threads."""
 
@@ -54,7 +63,7 @@ class Store:
         self.writes = 0
         try:
             self._conn = self._open()
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.Error, ValueError) as exc:  # ValueError: text or JSON that won't decode
             self._move_aside(exc)
             self._conn = self._open()
 
@@ -75,9 +84,11 @@ class Store:
                         conn.execute(statement)
                 conn.execute(f"PRAGMA user_version={number + 1}")
                 conn.execute("COMMIT")
-            conn.execute("SELECT count(*) FROM state").fetchone()
-            conn.execute("PRAGMA quick_check").fetchone()
-        except sqlite3.DatabaseError:
+            problems = [row[0] for row in conn.execute("PRAGMA integrity_check(5)")]
+            if problems != ["ok"]:
+                raise sqlite3.DatabaseError(f"integrity check: {problems[0][:200]!r}")
+            _check_rows(conn)
+        except (sqlite3.Error, ValueError):
             conn.close()
             raise
         return conn

@@ -24,16 +24,16 @@ os.environ.pop("PYROSTAGE_HMAC_KEY", None)
 # never read the developer's own pyrostage.toml
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="pyrostage-test-config-")
 
-import pluggy  # noqa: E402
-import Pyro4  # noqa: E402
-import Pyro4.naming  # noqa: E402
-import pytest  # noqa: E402
-from PIL import Image  # noqa: E402
+import pluggy
+import Pyro4
+import Pyro4.naming
+import pytest
+from PIL import Image
 
-from engine import config as config_module  # noqa: E402
-from engine.node import Node  # noqa: E402
-from engine.plugins import get_plugin_manager  # noqa: E402
-from engine.pyroconf import harden  # noqa: E402
+from engine import config as config_module
+from engine.node import Node
+from engine.plugins import get_plugin_manager
+from engine.pyroconf import harden
 
 harden()
 

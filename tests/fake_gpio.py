@@ -65,6 +65,8 @@ class Edge:
     driven_at: float  # time.monotonic() when the wiring changed the level
     seen_at: float | None = None  # time.monotonic() when the edge thread took it
     reported: bool = False  # False: dropped by bouncetime (or detection was removed)
+    fired_at: float | None = None  # time.monotonic() just before the first callback ran
+    returned_at: float | None = None  # ... and just after the last one returned
     callback_threads: list[str] = field(default_factory=list)
 
 
@@ -138,6 +140,16 @@ class FakeGPIO(types.ModuleType):
             return [self._gpio(c) for c in chanlist]
         return [self._gpio(chanlist)]
 
+    def _input(self, channel: Any, callback: Any) -> int:
+        """The GPIO of ``channel`` if it is set up as an input (checks in RPi.GPIO's order)."""
+        if callback is not None and not callable(callback):
+            raise TypeError("Parameter must be callable")
+        gpio = self._gpio(channel)
+        pin = self._pins.get(gpio)
+        if pin is None or pin.direction != self.IN:
+            raise RuntimeError("You must setup() the GPIO channel as an input first")
+        return gpio
+
     def _log(self, name: str, *args: Any, **kwargs: Any) -> None:
         self.calls.append((name, args, kwargs))
 
@@ -162,15 +174,14 @@ class FakeGPIO(types.ModuleType):
     def setup(self, channel: Any, direction: int, pull_up_down: int | None = None,
               initial: int | None = None) -> None:
         self._log("setup", channel, direction, pull_up_down=pull_up_down, initial=initial)
+        pull = self.PUD_OFF if pull_up_down is None else pull_up_down
         if direction == self.OUT:
             if pull_up_down is not None:
                 raise ValueError("pull_up_down parameter is not valid for outputs")
         elif direction == self.IN:
             if initial is not None:
                 raise ValueError("initial parameter is not valid for inputs")
-            if pull_up_down is None:
-                pull_up_down = self.PUD_OFF
-            if pull_up_down not in (self.PUD_OFF, self.PUD_DOWN, self.PUD_UP):
+            if pull not in (self.PUD_OFF, self.PUD_DOWN, self.PUD_UP):
                 raise ValueError("Invalid value for pull_up_down - should be either PUD_OFF, "
                                  "PUD_UP or PUD_DOWN")
         else:
@@ -188,7 +199,7 @@ class FakeGPIO(types.ModuleType):
                     self.writes.setdefault(gpio, []).append((time.monotonic(), level))
                 else:
                     old = self._level(gpio)
-                    self._pins[gpio] = Pin(self.IN, pull_up_down, 0)
+                    self._pins[gpio] = Pin(self.IN, pull, 0)
                     self._changed(gpio, old)
 
     def input(self, channel: int) -> int:
@@ -224,13 +235,8 @@ class FakeGPIO(types.ModuleType):
     def add_event_detect(self, channel: int, edge: int, callback: Callback | None = None,
                          bouncetime: int | None = None) -> None:
         self._log("add_event_detect", channel, edge, callback=callback, bouncetime=bouncetime)
-        if callback is not None and not callable(callback):
-            raise TypeError("Parameter must be callable")
-        gpio = self._gpio(channel)
         with self._lock:
-            pin = self._pins.get(gpio)
-            if pin is None or pin.direction != self.IN:
-                raise RuntimeError("You must setup() the GPIO channel as an input first")
+            gpio = self._input(channel, callback)
             if edge not in (self.RISING, self.FALLING, self.BOTH):
                 raise ValueError("The edge must be set to RISING, FALLING or BOTH")
             if bouncetime is not None and bouncetime <= 0:
@@ -249,13 +255,8 @@ class FakeGPIO(types.ModuleType):
 
     def add_event_callback(self, channel: int, callback: Callback) -> None:
         self._log("add_event_callback", channel, callback)
-        if not callable(callback):
-            raise TypeError("Parameter must be callable")
-        gpio = self._gpio(channel)
         with self._lock:
-            pin = self._pins.get(gpio)
-            if pin is None or pin.direction != self.IN:
-                raise RuntimeError("You must setup() the GPIO channel as an input first")
+            gpio = self._input(channel, callback)
             detection = self._detections.get(gpio)
             if detection is None:
                 raise RuntimeError("Add event detection using add_event_detect first before "
@@ -358,6 +359,7 @@ class FakeGPIO(types.ModuleType):
             edge.reported = True
             callbacks = list(detection.callbacks)
             channel = self._channel(edge.gpio)
+        edge.fired_at = time.monotonic()
         for callback in callbacks:
             edge.callback_threads.append(threading.current_thread().name)
             try:
@@ -365,6 +367,7 @@ class FakeGPIO(types.ModuleType):
             except Exception as exc:  # RPi.GPIO prints it and carries on
                 self.callback_errors.append(exc)
                 print(exc, file=sys.stderr)
+        edge.returned_at = time.monotonic()
 
     # -- the wiring (tests) -----------------------------------------------------------------
 

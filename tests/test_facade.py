@@ -102,3 +102,25 @@ def test_plain_pyro_client_through_the_name_server(node, name_server):
         with pytest.raises(LookupError, match="has no command"):
             p.call("no_such_command")
         assert p.call("get_color") == [255, 0, 0]
+
+
+def test_switch_and_mode_round_trip(proxy):
+    assert proxy.switch("scoreboard") == "scoreboard"
+    assert proxy.mode == "scoreboard"
+    proxy.mode = "timer"
+    assert proxy.switch("timer") == "timer" and proxy.mode == "timer"
+    proxy.mode = "colorsquare"
+    assert proxy.status()["mode"] == "colorsquare"
+
+
+def test_the_journal_records_who_made_a_change(node, name_server):
+    from engine.controller import Controller
+
+    with Controller(name_server.host, name_server.port, source="web") as web:
+        web.call("red", "scoreboard.add_points", 3)
+    with Controller(name_server.host, name_server.port) as ctl:
+        ctl.call("red", "scoreboard.add_points", 2)
+        history = ctl.call("red", "scoreboard.history", 2)
+    assert [(h["delta"], h["source"]) for h in history] == [(2, "controller"), (3, "web")]
+    with node.proxy() as p, pytest.raises(ValueError, match="source must be one of"):
+        p.call_as("button", "scoreboard.add_points", 1)

@@ -9,38 +9,17 @@ asserted.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import Pyro4.errors
 import pytest
-from conftest import (
-    NameServer,
-    RunningNode,
-    free_port,
-    lookup_proxy,
-    node_config,
-    pixel,
-    spawn_node,
-    wait_for,
-)
+from conftest import NameServer, RunningNode, free_port, lookup_proxy, node_config, pixel, wait_for
+from nodeproc import GUARD, kill9, node_process, registered_uri
 
 from engine.controller import Controller
 from engine.naming import object_name
 from engine.node import Node
 from engine.plugins import get_plugin_manager
-
-GUARD = 15.0  # the requirement is "within 5 s"; this only stops a broken test from hanging
-
-
-def registered_uri(ns: NameServer, name: str = "red") -> str | None:
-    with ns.proxy() as nsp:
-        try:
-            return str(nsp.lookup(object_name(name)))
-        except Pyro4.errors.NamingError:
-            return None
 
 
 def time_until_registered(ns: NameServer, uri: str, what: str, record: Any) -> float:
@@ -101,34 +80,12 @@ def test_node_without_a_name_server_keeps_serving_and_registers_later(
             ns.stop()
 
 
-@contextmanager
-def node_process(tmp_path: Path, ns: NameServer, *extra: str) -> Iterator[Any]:
-    """A node subprocess, yielded once its entry in the name server answers."""
-    old = registered_uri(ns)
-    with spawn_node(tmp_path, ns, "red", *extra) as proc:
-
-        def answers() -> bool:
-            uri = registered_uri(ns)
-            if uri is None or uri == old:
-                return False
-            with lookup_proxy(ns, "red") as p:
-                return p.node == "red"
-
-        wait_for(answers, timeout=GUARD)
-        yield proc
-
-
-def kill(proc: Any) -> None:
-    proc.kill()  # SIGKILL: no chance to unregister
-    proc.wait(timeout=GUARD)
-
-
 def test_a_restarted_node_replaces_its_stale_entry(
     tmp_path: Path, name_server: NameServer, record_property
 ):
     with node_process(tmp_path, name_server) as proc:
         stale = registered_uri(name_server)
-        kill(proc)
+        kill9(proc)
     assert registered_uri(name_server) == stale  # the dead node's entry is still there
     start = time.monotonic()
     with node_process(tmp_path, name_server):
@@ -147,7 +104,7 @@ def test_controller_retries_only_what_is_safe_to_repeat(tmp_path: Path, name_ser
         with node_process(tmp_path, name_server, "--port", str(ports[0])) as proc:
             assert c.call("red", "colorsquare.set_color", "red") == [255, 0, 0]
             assert c.proxy("red")._pyroUri.port == ports[0]
-            kill(proc)
+            kill9(proc)
 
         # an idempotent command: the stale connection fails, the controller looks the node
         # up again, finds it on its new port and repeats the call there
@@ -155,15 +112,17 @@ def test_controller_retries_only_what_is_safe_to_repeat(tmp_path: Path, name_ser
             assert c.call("red", "colorsquare.set_color", "blue") == [0, 0, 255]
             assert c.proxy("red")._pyroUri.port == ports[1]
             assert pixel(c.member("red", "snapshot")) == (0, 0, 255)
-            kill(proc)
+            kill9(proc)
 
-        # not idempotent: a press might have landed before the connection broke, so it is
-        # reported, not repeated
+        # not idempotent: the points might have landed before the connection broke, so the
+        # failure is reported, not repeated
         with node_process(tmp_path, name_server, "--port", str(ports[2])):
             with pytest.raises(ConnectionError, match="not retried") as failure:
-                c.member("red", "press")
+                c.call("red", "scoreboard.add_points", 1)
             assert "'red'" in str(failure.value)
-            status = c.member("red", "status")  # the next call looks the node up afresh
-            assert status["gpio"]["presses"] == 0  # nothing was repeated behind our back
-            assert status["state"]["colorsquare"]["color"] == [0, 0, 255]
+            assert "scoreboard.add_points" in str(failure.value)
+            # the next call looks the node up afresh; nothing was repeated behind our back
+            assert c.call("red", "scoreboard.get_score") == 0
+            assert c.call("red", "scoreboard.history") == []
             assert c.proxy("red")._pyroUri.port == ports[2]
+            assert c.call("red", "scoreboard.add_points", 1) == 1

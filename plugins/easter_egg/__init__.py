@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from engine import Behaviour, command, hookimpl
@@ -45,6 +45,8 @@ class EasterEgg(Behaviour):
         value = self.config.get("enable_on")
         if isinstance(value, str):
             value = date.fromisoformat(value)
+        if isinstance(value, datetime):
+            value = value.date()
         return value if isinstance(value, date) else None
 
     @property

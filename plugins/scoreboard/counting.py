@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-LONGEST = 0.5
-"""No change takes longer than this to count up (seconds)."""
+LONGEST = 0.45
+"""No change takes longer than this to count up (seconds): with the frame that shows the final
+value, every change is on screen within half a second."""
 
 
 def duration(difference: int) -> float:
-    """Small changes tick over quickly, big ones take the full half second."""
+    """Small changes tick over quickly, big ones take the longest."""
     return min(LONGEST, 0.1 + 0.04 * abs(difference))
 
 

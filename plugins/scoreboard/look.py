@@ -59,18 +59,17 @@ class Look:
     """Draws the scoreboard; keeps scaled backgrounds so a frame is a blit and two texts."""
 
     def __init__(self) -> None:
-        self._backgrounds: dict[tuple[int, tuple[int, int]], pygame.Surface] = {}
+        self._key: tuple[int, tuple[int, int]] | None = None
+        self._background: pygame.Surface | None = None
 
     def background(
         self, size: tuple[int, int], png: bytes | None, generation: int
     ) -> pygame.Surface:
         """The background for this screen size (a custom PNG, or the built-in one)."""
         key = (generation if png is not None else -1, size)
-        if key not in self._backgrounds:
-            if len(self._backgrounds) > 4:
-                self._backgrounds.clear()
-            self._backgrounds[key] = self._make(size, png)
-        return self._backgrounds[key]
+        if self._background is None or key != self._key:
+            self._key, self._background = key, self._make(size, png)
+        return self._background
 
     @staticmethod
     def _make(size: tuple[int, int], png: bytes | None) -> pygame.Surface:
@@ -93,9 +92,9 @@ class Look:
         scale = h / REFERENCE_HEIGHT
         surface.blit(background, (0, 0))
 
-        title = fit_text(team, int(w * 0.9), int(h * 0.17))
+        title = fit_text(team, int(w * 0.9), int(h * 0.2))
         rect = centred(
-            surface, title.text, title.size, title_colour, (w // 2, int(h * 0.2)),
+            surface, title.text, title.size, title_colour, (w // 2, int(h * 0.19)),
             shadow=SHADOW, shadow_offset=max(1, round(TITLE_SHADOW_PX * scale)),
         )
         rule = max(2, round(4 * scale))

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 MAX_SCORE = 999_999
 BACKGROUND_LIMIT = 2 * 1024 * 1024
+BACKGROUND_PIXELS = 4096 * 4096
 DEFAULT_TEAM = "Team"
 DEFAULT_TITLE_COLOUR: RGB = (255, 204, 0)
 
@@ -39,6 +40,7 @@ class Scoreboard(Mode):
         self.counter = CountUp()
         self.look = Look()
         self._generation = 0
+        self._drawn: int | None = None
 
     def restore(self) -> None:
         self.team = str(self.state.get("team", DEFAULT_TEAM))
@@ -76,6 +78,11 @@ class Scoreboard(Mode):
         described = "built-in"
         if png is not None:
             width, height = check_png(png, BACKGROUND_LIMIT)
+            if width * height > BACKGROUND_PIXELS:
+                raise ValueError(
+                    f"set_background: the PNG is {width}x{height} pixels; at most "
+                    f"{BACKGROUND_PIXELS // 1_000_000} megapixels (4096x4096), screens need less"
+                )
             described = f"{width}x{height} PNG"
         self.state.set("background", png)
         self._show_background(png)
@@ -155,11 +162,13 @@ class Scoreboard(Mode):
     # -- the screen -----------------------------------------------------------------------
 
     def animating(self) -> bool:
-        return self.counter.moving(self.stage.clock())
+        # frames until one has shown the new score (not until the clock says the count is over:
+        # the last frame before that may land just short of the end)
+        return self._drawn != self.counter.target
 
     def draw(self, surface: pygame.Surface) -> None:
         background = self.look.background(surface.get_size(), self.background, self._generation)
-        shown = self.counter.value(self.stage.clock())
+        self._drawn = shown = self.counter.value(self.stage.clock())
         self.look.draw(surface, self.team, str(shown), self.title_color, background)
 
     def summary(self) -> dict[str, Any]:
@@ -167,6 +176,7 @@ class Scoreboard(Mode):
         return {
             "team": self.team,
             "score": self.score,
+            "shown": self._drawn,
             "title_color": list(self.title_color),
             "background": f"PNG, {size} bytes" if size else "built-in",
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -11,6 +12,8 @@ from .look import Look, format_time
 
 if TYPE_CHECKING:
     import pygame
+
+log = logging.getLogger(__name__)
 
 RESUME_TOLERANCE = 1.0
 """Seconds the wall and monotonic clocks may disagree before a resume trusts the wall clock."""
@@ -75,7 +78,7 @@ class Timer(Mode):
     def stop(self) -> float:
         """Stop a running timer; returns the elapsed seconds (the last result if stopped)."""
         if self.is_running:
-            self._finish(self.stage.clock())
+            self._finish(self.stage.clock() - self.started)
         return self.result
 
     @command(idempotent=True)
@@ -94,8 +97,8 @@ class Timer(Mode):
 
     @command(read=True)
     def running(self) -> bool:
-        """True while the timer runs."""
-        return self.is_running
+        """True while the timer runs (a countdown has stopped once it reaches zero)."""
+        return self.is_running and (self.limit is None or self.elapsed() < self.limit)
 
     @command(read=True)
     def results(self, n: HistoryLength = 10) -> list[dict[str, Any]]:
@@ -105,8 +108,9 @@ class Timer(Mode):
     # -- events ---------------------------------------------------------------------------
 
     def on_button(self, button: str, at: float) -> None:
-        if button == "main" and self.is_running:
-            self._finish(at)
+        # an edge from before the start (queued while start() was applied) is no stop
+        if button == "main" and self.is_running and at >= self.started:
+            self._finish(at - self.started)
 
     def tick(self, now: float) -> None:
         """A countdown reaching zero ends and rings the bell, once."""
@@ -115,10 +119,22 @@ class Timer(Mode):
         late = now - self.started - self.limit
         if late < 0:
             return
-        self._finish(self.started + self.limit)
-        seconds = float(self.config.get("bell_seconds", 1.0))
+        self._finish(self.limit)
+        seconds = self.config.get("bell_seconds", 1.0)
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+            log.warning("[plugins.timer] bell_seconds must be a number, got %r", seconds)
+            seconds = 1.0
         if late <= LATE_RING and seconds > 0:
-            self.stage.ring(seconds)
+            try:
+                self.stage.ring(float(seconds))
+            except Exception:  # a broken bell must not keep the countdown from ending
+                log.exception("the bell could not ring")
+
+    def deadline(self) -> float | None:
+        """A countdown must end (and ring) on time even while another mode is shown."""
+        if self.is_running and self.limit is not None:
+            return self.started + self.limit
+        return None
 
     def _begin(self, limit: float | None) -> None:
         now = self.stage.clock()
@@ -128,9 +144,9 @@ class Timer(Mode):
             self.state.set(key, value)
         self.started, self.limit, self.is_running = now, limit, True
 
-    def _finish(self, at: float) -> None:
-        """Stop at ``at`` (the stage clock; for a button, when its edge was seen)."""
-        elapsed = self._capped(max(0.0, at - self.started))
+    def _finish(self, elapsed: float) -> None:
+        """Stop after ``elapsed`` seconds (for a button: up to the moment its edge was seen)."""
+        elapsed = round(self._capped(max(0.0, elapsed)), 6)
         source = self.stage.source
         self.state.set("running", False)
         self.state.set("last", elapsed)
@@ -166,7 +182,7 @@ class Timer(Mode):
 
     def summary(self) -> dict[str, Any]:
         return {
-            "running": self.is_running,
+            "running": self.running(),
             "elapsed": round(self.elapsed(), 3),
             "countdown": self.limit,
             "shown": format_time(self.shown()),
