@@ -62,17 +62,27 @@ class Node:
                       b.get("edge", "falling") == "falling")
             for n, b in config.buttons.items()
         ]
-        self.pins = Pins(backend, self.buttons, button_pins, config.outputs)
+        try:
+            self.pins = Pins(backend, self.buttons, button_pins, config.outputs)
+        except BaseException:
+            self.store.close()
+            raise
         extra: dict[str, Any] = {}
         if clock is not None:
             extra["clock"] = clock
         if today is not None:
             extra["today"] = today
-        self.stage = Stage(
-            config.name, pm, self.registry, self.store,
-            plugin_config=config.plugins, default_mode=config.mode, dispatch=config.dispatch,
-            timeout=config.timeout, outputs=self.pins.outputs, **extra,
-        )
+        try:
+            self.stage = Stage(
+                config.name, pm, self.registry, self.store,
+                plugin_config=config.plugins, default_mode=config.mode,
+                dispatch=config.dispatch, timeout=config.timeout, outputs=self.pins.outputs,
+                **extra,
+            )
+        except BaseException:  # e.g. no modes installed: release what is already claimed
+            self.pins.close()
+            self.store.close()
+            raise
         self.display = Display(config.size, config.fullscreen, config.headless, config.fps,
                                title=f"pyrostage: {config.name}")
         drawing.set_font_path(config.font)

@@ -2,8 +2,9 @@
 HMAC key everywhere, TLS with client certificates, bounded messages and connections.
 
 Real Pyro4 daemons and name servers on 127.0.0.1. Pyro4.config is process-wide, so anything
-that needs other settings (TLS, a client without limits) runs in a subprocess; the few module
-constants changed here are restored by ``monkeypatch``.
+that needs other settings (TLS clients and nodes) runs in a subprocess; the module constants
+changed here are restored by ``monkeypatch``, and the message limit lifted to build one 20 MB
+message is put back before it is sent.
 """
 
 from __future__ import annotations
@@ -212,7 +213,7 @@ BAD_NAMES: list[Any] = [
     "..", ".", "", " ", "set_color ", " set_color", "set_color\n", "set_color\x00",
     "SET_COLOR", "Set_Color", "set-color", "set_color()", "colorsquare..set_color",
     ".set_color", "colorsquare.", "a" * 10_000, "x." * 5_000, "é" * 1000, "set_cölor",
-    "\u202eset_color", "pyrostage.red",
+    "\u202eset_color", "pyrostage.red", "call_as", "scoreboard._show_background",
     None, 0, 1.5, True, ["set_color"], ("set_color",), {"name": "set_color"},
     b"set_color", bytearray(b"set_color"),
 ]
@@ -226,6 +227,10 @@ def test_only_declared_commands_are_callable(proxy):
             with pytest.raises((LookupError, TypeError)):
                 proxy.call(name, *args)
         proxy.send(name, "red")  # oneway: refused on the node, only logged
+        with pytest.raises((LookupError, TypeError)):
+            proxy.call_as("web", name, "red")
+    with pytest.raises(ValueError, match="source must be one of"):
+        proxy.call_as("button", "set_color", "red")  # only the engine speaks for buttons
     for bad_mode in ("__class__", "_stage", "stage", "colorsquare.draw", "", None, 5):
         with pytest.raises((LookupError, TypeError)):
             proxy.switch(bad_mode)
@@ -505,12 +510,27 @@ def test_largest_legitimate_messages_fit_and_20_mb_does_not():
     assert limit < 20 * MB
 
 
-def test_big_arguments_pass_the_transport_and_fail_validation(proxy):
+def noise_png(limit: int) -> bytes:
+    """The largest square PNG of noise (incompressible) that stays within ``limit`` bytes."""
+    side = int((limit / 3) ** 0.5)
+    while True:
+        png = encode_png((side, side), os.urandom(side * side * 3))
+        if len(png) <= limit:
+            return png
+        side -= 4
+
+
+def test_a_2_mb_background_passes_bigger_arguments_are_refused(proxy):
+    background = noise_png(2 * MB)
+    assert len(background) > 1.95 * MB
+    assert proxy.call("scoreboard.set_background", background).endswith("PNG")
+    proxy.switch("scoreboard")
+    assert len(proxy.snapshot()["data"]) > 0  # the frame drawn over it comes back too
+    with pytest.raises(ValueError, match="at most"):
+        proxy.call("scoreboard.set_background", background + os.urandom(MB // 2))
     with pytest.raises(ValueError, match="unknown colour"):
-        proxy.call("set_color", "x" * 2_700_000)
-    with pytest.raises(TypeError):
-        proxy.call("set_color", os.urandom(2 * MB))  # a 2 MB background's worth of bytes
-    assert proxy.call("get_color") == [0, 0, 0]
+        proxy.call("colorsquare.set_color", "x" * 2_700_000)
+    assert proxy.status()["state"]["scoreboard"]["background"] == f"PNG, {len(background)} bytes"
 
 
 def test_a_20_mb_message_is_refused_and_the_node_keeps_serving(node, proxy):

@@ -141,6 +141,14 @@ def pm() -> Iterator[pluggy.PluginManager]:
         manager.unregister(plugin)
 
 
+def logged(caplog: pytest.LogCaptureFixture, message: str, detail: str) -> bool:
+    """The node logged ``message`` at ERROR with the exception (``detail``) attached."""
+    return any(
+        r.levelname == "ERROR" and message in r.getMessage() and detail in (r.exc_text or "")
+        for r in caplog.records
+    )
+
+
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     """(seconds taken, result or the exception raised)."""
     start = time.monotonic()
@@ -163,7 +171,7 @@ def in_background(fn: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
 
 
 @pytest.mark.parametrize("dispatch", DISPATCHES)
-def test_command_errors_reach_the_caller_and_change_nothing(start_node, pm, dispatch):
+def test_command_errors_reach_the_caller_and_change_nothing(start_node, pm, dispatch, caplog):
     node: RunningNode = start_node(pm=pm, dispatch=dispatch)
     with node.proxy() as p:
         assert p.call("buggy.set_level", 5) == 5
@@ -173,6 +181,7 @@ def test_command_errors_reach_the_caller_and_change_nothing(start_node, pm, disp
             p.call("buggy.set_then_fail", 9)
         with pytest.raises(ValueError, match="BadLevel: level 7 is not allowed here"):
             p.call("buggy.bad_level", 7)
+        assert logged(caplog, "call 'buggy.set_then_fail' failed", "PluginBroke")
 
         # nothing the failed commands did is visible: not in status, not on screen
         state = p.status()["state"]
@@ -193,7 +202,9 @@ def test_command_errors_reach_the_caller_and_change_nothing(start_node, pm, disp
 
 
 @pytest.mark.parametrize("dispatch", DISPATCHES)
-def test_a_failing_draw_shows_a_banner_and_the_node_keeps_serving(start_node, pm, dispatch):
+def test_a_failing_draw_shows_a_banner_and_the_node_keeps_serving(
+    start_node, pm, dispatch, caplog
+):
     node: RunningNode = start_node(pm=pm, dispatch=dispatch)
     with node.proxy() as p:
         p.call("set_color", "white")
@@ -204,6 +215,7 @@ def test_a_failing_draw_shows_a_banner_and_the_node_keeps_serving(start_node, pm
             assert shot.getpixel((x, h - 2)) == BANNER
         assert shot.getpixel((w // 2, h // 3)) != BANNER  # a strip, not the whole screen
         assert p.status()["draw_error"] == "broken: RuntimeError: cannot draw"
+        assert logged(caplog, "mode 'broken' failed to draw", "cannot draw")
 
         # still serving: commands, reads, switching back to a mode that draws
         assert p.call("colorsquare.set_color", "lime") == [0, 255, 0]
