@@ -9,14 +9,14 @@ from typing import Annotated, Any
 
 from pygame.colordict import THECOLORS
 
-from .validation import Convert
+from .validation import Convert, short
 
 RGB = tuple[int, int, int]
 
 
 def _channels(parts: list[Any], original: Any) -> RGB:
     if len(parts) != 3:
-        raise ValueError(f"expected 3 values r, g, b, got {len(parts)} in {original!r}")
+        raise ValueError(f"expected 3 values r, g, b, got {len(parts)} in {short(original)}")
     out = []
     for part in parts:
         if isinstance(part, bool) or not isinstance(part, int):
@@ -39,7 +39,7 @@ def parse_color(value: Any) -> RGB:
         for piece in text.split(","):
             piece = piece.strip()
             if not piece.lstrip("-").isdigit():
-                raise ValueError(f"'r,g,b' needs three integers 0-255, got {value!r}")
+                raise ValueError(f"'r,g,b' needs three integers 0-255, got {short(value)}")
             parts.append(int(piece))
         return _channels(parts, value)
     if text.startswith("#") and len(text) == 7:
@@ -52,7 +52,7 @@ def parse_color(value: Any) -> RGB:
         r, g, b, _a = THECOLORS[key]
         return (r, g, b)
     raise ValueError(
-        f"unknown colour {value!r}: use a colour name pygame knows (e.g. red, navyblue), "
+        f"unknown colour {short(value)}: use a colour name pygame knows (e.g. red, navyblue), "
         "'r,g,b' with each 0-255, '#rrggbb' or [r, g, b]"
     )
 

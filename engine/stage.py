@@ -26,6 +26,7 @@ import pluggy
 from .modes import Behaviour, CommandSpec, Mode
 from .plugins import Registry
 from .store import StateView, Store
+from .validation import short as short_repr
 
 if TYPE_CHECKING:
     from .gpio import Outputs
@@ -140,7 +141,7 @@ class Stage:
         if spec is None:
             known = ", ".join(sorted(self._specs[owner.name])) or "none"
             where = f"the active mode {owner.name!r}" if not owner_name else repr(owner.name)
-            raise LookupError(f"{where} has no command {short!r}; its commands: {known}")
+            raise LookupError(f"{where} has no command {short_repr(short)}; its commands: {known}")
         return owner, spec
 
     def describe(self, mode: str | None = None) -> dict[str, dict[str, Any]]:

@@ -29,7 +29,7 @@ class Range:
 
     def check(self, name: str, value: Any) -> Any:
         if (self.lo is not None and value < self.lo) or (self.hi is not None and value > self.hi):
-            raise ValueError(f"{name} must be {self.describe()}, got {value!r}")
+            raise ValueError(f"{name} must be {self.describe()}, got {short(value)}")
         return value
 
     def describe(self) -> str:
@@ -64,7 +64,7 @@ class Printable:
 
     def check(self, name: str, value: Any) -> Any:
         if not value.isprintable():
-            raise ValueError(f"{name} must contain printable characters only, got {value!r}")
+            raise ValueError(f"{name} must contain printable characters only, got {short(value)}")
         return value
 
 
@@ -86,7 +86,8 @@ class Convert:
             raise type(exc)(f"{name}: {exc}") from None
 
 
-def _short(value: Any) -> str:
+def short(value: Any) -> str:
+    """A value as it appears in an error message: its repr, cut to a readable length."""
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -139,17 +140,17 @@ def coerce(name: str, value: Any, tp: Any) -> Any:
                     raise  # the right kind of value with a wrong part: say which part
         raise TypeError(
             f"{name} must be {type_name(tp).replace('|', ' or ')}, "
-            f"got {type(value).__name__} {_short(value)}"
+            f"got {type(value).__name__} {short(value)}"
         )
     if origin in (list, tuple):
         if not isinstance(value, list | tuple):
-            raise TypeError(f"{name} must be a list, got {type(value).__name__} {_short(value)}")
+            raise TypeError(f"{name} must be a list, got {type(value).__name__} {short(value)}")
         args = [a for a in get_args(tp) if a is not Ellipsis]
         inner = args[0] if args else Any
         return [coerce(f"{name}[{i}]", item, inner) for i, item in enumerate(value)]
     if tp is NoneType:
         if value is not None:
-            raise TypeError(f"{name} must be None, got {_short(value)}")
+            raise TypeError(f"{name} must be None, got {short(value)}")
         return None
     checker = _SCALARS.get(tp)
     if checker is None:
@@ -175,13 +176,13 @@ def _as_tuple(t: type | tuple[type, ...]) -> tuple[type, ...]:
 
 def _int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {_short(value)}")
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {short(value)}")
     return value
 
 
 def _float(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__} {_short(value)}")
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {short(value)}")
     if not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     return float(value)
@@ -189,13 +190,13 @@ def _float(name: str, value: Any) -> float:
 
 def _str(name: str, value: Any) -> str:
     if not isinstance(value, str):
-        raise TypeError(f"{name} must be a string, got {type(value).__name__} {_short(value)}")
+        raise TypeError(f"{name} must be a string, got {type(value).__name__} {short(value)}")
     return value
 
 
 def _bool(name: str, value: Any) -> bool:
     if not isinstance(value, bool):
-        raise TypeError(f"{name} must be true or false, got {type(value).__name__} {_short(value)}")
+        raise TypeError(f"{name} must be true or false, got {type(value).__name__} {short(value)}")
     return value
 
 
@@ -213,7 +214,7 @@ def _bytes(name: str, value: Any) -> bytes:
                 return base64.b64decode(data.encode("ascii"), validate=True)
             except (binascii.Error, UnicodeEncodeError):
                 raise ValueError(f"{name}: the base64 data is not valid base64") from None
-    raise TypeError(f"{name} must be bytes, got {type(value).__name__} {_short(value)}")
+    raise TypeError(f"{name} must be bytes, got {type(value).__name__} {short(value)}")
 
 
 _SCALARS: dict[Any, Callable[[str, Any], Any]] = {
