@@ -318,6 +318,7 @@ class Stage:
     def run_tasks(self, surface: Any) -> None:
         """Apply queued presses and changes; serve jobs (snapshots) from the drawn frame."""
         jobs = []
+        applied = False
         while True:
             try:
                 task = self._tasks.get_nowait()
@@ -343,8 +344,14 @@ class Stage:
                         done.set_result(self._serial(change, source, owner))
                     except BaseException as exc:
                         done.set_exception(exc)
+                applied = True
             else:
                 jobs.append(task)
+        if applied:  # durable even when a caller gave up waiting (its callers' flush is a no-op)
+            try:
+                self.store.flush()
+            except Exception:
+                log.exception("could not commit the state")
         if jobs and self._dirty:
             self.draw(surface)
         for _, job, done in jobs:
