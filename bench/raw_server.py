@@ -1,6 +1,7 @@
 """A bare Pyro4 server, served the way a node serves: the baseline every figure is compared to.
 
-``noop`` is the cheapest call; ``get`` returns what ``get_color`` returns; ``commit`` does the
+``noop`` is the cheapest call; ``get`` returns what ``get_color`` returns; ``call`` takes the
+facade's arguments (a command name and varargs) and returns the same; ``commit`` does the
 same durable work as a node's ``set_color`` (an SQLite upsert committed with WAL and
 synchronous=FULL) and nothing else.
 """
@@ -11,10 +12,11 @@ import json
 import sqlite3
 import sys
 import threading
+from typing import Any
 
 import Pyro4
 
-from engine.pyroconf import harden
+from engine.pyroconf import harden, serve_daemon
 
 
 @Pyro4.expose
@@ -34,6 +36,10 @@ class Raw:
     def get(self) -> list[int]:
         return self.color
 
+    def call(self, command: str, *args: Any, **kwargs: Any) -> list[int]:
+        """The facade's wire shape (a name and varargs) with no engine behind it."""
+        return self.color
+
     def commit(self, color: list[int]) -> list[int]:
         with self.lock:
             self.conn.execute("BEGIN")
@@ -50,7 +56,7 @@ class Raw:
 def main() -> None:
     harden()
     port, path = int(sys.argv[1]), sys.argv[2]
-    daemon = Pyro4.Daemon(host="127.0.0.1", port=port)
+    daemon = serve_daemon("127.0.0.1", port, None)  # served exactly as a node is
     uri = daemon.register(Raw(path), objectId="raw")
     print(uri, flush=True)
     daemon.requestLoop()

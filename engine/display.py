@@ -83,16 +83,25 @@ class Display:
         on_key: Callable[[int, float], None] | None = None,
         ready: threading.Event | None = None,
     ) -> None:
-        """The main loop: wake, apply queued work, draw if something changed, sleep again."""
+        """The main loop: wake, apply queued work, draw if something changed, sleep again.
+
+        Frames are paced at ``fps``: the first change after a quiet spell is drawn at once,
+        and a burst of changes within one frame is drawn once (a controller streaming 1 000
+        changes a second costs 30 frames, not 1 000).
+        """
         surface = self.surface if self.surface is not None else self.open()
         stage.loop_thread = threading.get_ident()
         frame = 1.0 / self.fps
         next_frame = 0.0
+
+        def draw_now() -> None:
+            self.draw(stage, surface)
+
         if ready is not None:
             ready.set()
         while not stop.is_set():
             animating = stage.animating()
-            if animating:
+            if animating or stage.dirty:
                 timeout: float | None = max(0.0, next_frame - time.monotonic())
             elif self.window:
                 timeout = 1.0 / WINDOW_EVENT_HZ
@@ -102,21 +111,20 @@ class Display:
             if deadline is not None:
                 until = max(0.0, deadline - stage.clock())
                 timeout = until if timeout is None else min(timeout, until)
-            if not stage.dirty:
+            if timeout is None or timeout > 0:
                 stage.wake.wait(timeout)
             stage.wake.clear()
             if self.window:
                 self._pump(stage, stop, on_key)
-            stage.run_tasks(surface)
+            stage.run_tasks(surface, draw_now)
             if deadline is not None:
                 stage.tick_due()
             now = time.monotonic()
-            if animating and now >= next_frame:
-                stage.tick()
-                stage.request_redraw()
-                next_frame = now + frame
-            if stage.dirty:
+            if now >= next_frame and (animating or stage.dirty):
+                if animating:
+                    stage.tick()
                 self.draw(stage, surface)
+                next_frame = now + frame
 
     def draw(self, stage: Stage, surface: pygame.Surface) -> None:
         error = stage.draw(surface)

@@ -315,8 +315,9 @@ class Stage:
                 f"node {self.name!r}: the main loop did not answer within {self.timeout:g} s"
             ) from None
 
-    def run_tasks(self, surface: Any) -> None:
-        """Apply queued presses and changes; serve jobs (snapshots) from the drawn frame."""
+    def run_tasks(self, surface: Any, draw: Callable[[], None] | None = None) -> None:
+        """Apply queued presses and changes; serve jobs (snapshots) from an up-to-date frame
+        (``draw`` brings the screen up to date first when something changed)."""
         jobs = []
         applied = False
         while True:
@@ -353,7 +354,10 @@ class Stage:
             except Exception:
                 log.exception("could not commit the state")
         if jobs and self._dirty:
-            self.draw(surface)
+            if draw is not None:
+                draw()
+            else:
+                self.draw(surface)
         for _, job, done in jobs:
             if done.set_running_or_notify_cancel():
                 try:

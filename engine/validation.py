@@ -257,6 +257,7 @@ class Signature:
             if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
                 raise TypeError(f"{func.__qualname__}: commands take named parameters only")
         self.params = [Param(p.name, hints.get(p.name, p.annotation), p.default) for p in params]
+        self._names = [p.name for p in self.params]
         self._sig = inspect.Signature(
             [
                 inspect.Parameter(p.name, _POSITIONAL_OR_KEYWORD, default=p.default)
@@ -275,6 +276,8 @@ class Signature:
 
     def bind(self, command: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         """Checked keyword arguments for a call, or a builtin error naming what is accepted."""
+        if not self.params and not args and not kwargs:
+            return {}  # the common read (get_color, get_score): nothing to check
         unknown = sorted(set(kwargs) - {p.name for p in self.params})
         if unknown:
             accepted = ", ".join(p.name for p in self.params) or "none"
@@ -282,14 +285,23 @@ class Signature:
                 f"{command}{self}: got an unexpected keyword argument {unknown[0]!r}; "
                 f"accepted: {accepted}"
             )
-        try:
-            bound = self._sig.bind(*args, **kwargs)
-        except TypeError as exc:
-            raise TypeError(f"{command}{self}: {exc}") from None
-        bound.apply_defaults()
+        if not kwargs and len(args) <= len(self.params):  # the usual positional call
+            given = dict(zip(self._names, args, strict=False))
+        else:
+            try:
+                given = self._sig.bind(*args, **kwargs).arguments
+            except TypeError as exc:
+                raise TypeError(f"{command}{self}: {exc}") from None
         checked = {}
         for p in self.params:
-            value = bound.arguments[p.name]
+            if p.name not in given:
+                if p.required:
+                    raise TypeError(
+                        f"{command}{self}: missing a required argument: {p.name!r}"
+                    )
+                checked[p.name] = p.default
+                continue
+            value = given[p.name]
             if not p.required and value is p.default:
                 checked[p.name] = value
                 continue

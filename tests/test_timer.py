@@ -220,6 +220,7 @@ def test_a_countdown_in_the_background_still_rings_on_time(start_node):
         p.switch("timer")
         p.call("countdown", 0.3)
         p.switch("colorsquare")
+        p.snapshot()  # the switch is on screen
         frames = p.status()["display"]["frames"]
         wait_for(lambda: bell.level("bell"), timeout=10)
         assert p.call("timer.results", 1)[0]["source"] == "tick"
