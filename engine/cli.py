@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -236,6 +237,18 @@ def plugins() -> None:
     console.print(table)
 
 
+def _this_command() -> str:
+    """How to call this pyrostage from another terminal: plain, or its path in the venv."""
+    mine = Path(sys.executable).parent / "pyrostage"
+    found = shutil.which("pyrostage")
+    if found and Path(found).resolve() == mine.resolve():
+        return "pyrostage"
+    try:
+        return str(mine.relative_to(Path.cwd()))
+    except ValueError:
+        return str(mine)
+
+
 @main.command()
 @click.option("--ns-port", default=9090, show_default=True, type=int)
 @click.option("--headless", is_flag=True, help="No windows even where a screen exists.")
@@ -276,16 +289,18 @@ def demo(ns_port: int, headless: bool, state_dir: str | None) -> None:
                 raise click.ClickException("the demo nodes did not come up; see the log above")
             time.sleep(0.2)
         p = "" if ns_port == 9090 else f" --ns-port {ns_port}"
+        me = _this_command()
         console.print(f"""
 [bold]pyrostage demo[/bold]: name server 127.0.0.1:{ns_port}, nodes [red]red[/red] and \
 [blue]blue[/blue] (state in {state_dir}). In another terminal try:
 
-  pyrostage list{p}
-  pyrostage ctl{p} red set_color 255,0,0
-  pyrostage ctl{p} blue set_color navyblue
-  pyrostage ctl{p} red switch scoreboard
-  pyrostage ctl{p} red status
-  pyrostage snapshot{p} blue blue.png
+  {me} list{p}
+  {me} ctl{p} red set_color 255,0,0
+  {me} ctl{p} blue set_color navyblue
+  {me} ctl{p} red switch scoreboard
+  {me} ctl{p} red add_points 10
+  {me} ctl{p} red status
+  {me} snapshot{p} blue blue.png
 
 Ctrl-C stops the demo.""")
         while not stopping.wait(0.5):

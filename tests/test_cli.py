@@ -87,3 +87,33 @@ def test_no_name_server_is_one_clear_line(tmp_path):
     assert out.returncode != 0
     assert "no name server at 127.0.0.1" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_demo_brings_up_two_nodes_that_list_shows_and_ctl_drives(tmp_path):
+    import signal
+
+    from conftest import free_port, wait_for
+
+    port = str(free_port())
+    log = tmp_path / "demo.log"
+    with open(log, "wb") as out:
+        demo = subprocess.Popen(
+            [sys.executable, "-m", "engine", "demo", "--ns-port", port, "--headless",
+             "--state-dir", str(tmp_path / "demo")],
+            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for(lambda: "Ctrl-C stops the demo" in log.read_text(), timeout=60)
+        text = log.read_text()
+        assert f"ctl --ns-port {port} red set_color 255,0,0" in text
+        listed = pyrostage("list", "--ns-port", port)
+        assert "red" in listed.stdout and "blue" in listed.stdout
+        assert pyrostage("ctl", "--ns-port", port, "blue", "set_color", "navy").stdout.strip() \
+            == "[0, 0, 128]"
+        png = tmp_path / "blue.png"
+        assert pyrostage("snapshot", "--ns-port", port, "blue", str(png)).returncode == 0
+        assert pixel(png.read_bytes()) == (0, 0, 128)
+    finally:
+        demo.send_signal(signal.SIGINT)
+        assert demo.wait(timeout=20) == 0
+    assert "unregistered pyrostage.red" in log.read_text()
