@@ -13,7 +13,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ import pytest
 from PIL import Image
 
 from engine import config as config_module
+from engine import pyroconf
 from engine.node import Node
 from engine.plugins import get_plugin_manager
 from engine.pyroconf import harden
@@ -49,8 +50,9 @@ def free_port() -> int:
 class NameServer:
     """A real Pyro4 name server in this process, on a free port of 127.0.0.1."""
 
-    def __init__(self, port: int | None = None, hmac_key: bytes | None = None):
-        self.host = "127.0.0.1"
+    def __init__(self, port: int | None = None, hmac_key: bytes | None = None,
+                 host: str = "127.0.0.1"):
+        self.host = host
         self.port = port or free_port()
         self.hmac_key = hmac_key
         self.start()
@@ -224,3 +226,23 @@ def lookup_proxy(ns: NameServer, name: str) -> Pyro4.Proxy:
     if ns.hmac_key:
         p._pyroHmacKey = ns.hmac_key
     return p
+
+
+@pytest.fixture
+def lan_address() -> str:
+    """This machine's own non-loopback address (binding to it sends nothing anywhere)."""
+    candidates = []
+    with suppress(OSError):
+        candidates.append(socket.gethostbyname(socket.gethostname()))
+    with suppress(OSError):
+        candidates.append(pyroconf.lan_address("10.255.255.255", 9))
+    for address in candidates:
+        if pyroconf.is_loopback(address) or address == "0.0.0.0":
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind((address, 0))
+            except OSError:
+                continue
+        return address
+    pytest.skip("this machine has no non-loopback address")

@@ -126,3 +126,18 @@ def test_controller_retries_only_what_is_safe_to_repeat(tmp_path: Path, name_ser
             assert c.call("red", "scoreboard.history") == []
             assert c.proxy("red")._pyroUri.port == ports[2]
             assert c.call("red", "scoreboard.add_points", 1) == 1
+
+
+def test_host_auto_serves_on_the_address_the_name_server_is_reached_through(
+    tmp_path, lan_address, start_node
+):
+    """`--host auto`: a node on a Pi registers an address other Pis can reach (a 0.0.0.0 bind
+    would register an unusable URI)."""
+    ns = NameServer(host=lan_address)
+    try:
+        node = start_node(host="auto", ns_host=lan_address, ns_port=ns.port)
+        assert node.uri.split("@")[1].startswith(f"{lan_address}:")
+        # what the name server hands out is an address that answers
+        assert wait_for(lambda: lookup_proxy(ns, "red").node == "red")
+    finally:
+        ns.stop()

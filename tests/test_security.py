@@ -631,24 +631,6 @@ def test_remote_tracebacks_carry_no_local_variables(proxy):
     assert marker not in remote and "Extended stacktrace" not in remote
 
 
-@pytest.fixture
-def lan_address() -> str:
-    """This machine's own non-loopback address (binding to it sends nothing anywhere)."""
-    candidates = []
-    with suppress(OSError):
-        candidates.append(socket.gethostbyname(socket.gethostname()))
-    with suppress(OSError):
-        candidates.append(pyroconf.lan_address("10.255.255.255", 9))
-    for address in candidates:
-        if pyroconf.is_loopback(address) or address == "0.0.0.0":
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind((address, 0))
-            except OSError:
-                continue
-        return address
-    pytest.skip("this machine has no non-loopback address")
 
 
 def test_binding_to_the_network_without_a_key_warns(tmp_path, name_server, lan_address, caplog):
