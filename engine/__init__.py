@@ -2,7 +2,9 @@
 
     from engine import hookimpl, Mode, command, Color
 
-Everything else in the package is the host's business.
+plus the drawing helpers (``font``, ``fit_text``, ``centred``, ``contrast``, ``color_name``)
+and PNG helpers (``check_png``, ``load_png``) the built-in modes use. Everything else in the
+package is the host's business.
 """
 
 import os as _os
@@ -11,8 +13,10 @@ _os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 __version__ = "0.1.0"
 
-from .colors import RGB, Color, parse_color
+from .colors import RGB, Color, color_name, parse_color
+from .drawing import centred, contrast, fit_text, font
 from .hookspecs import hookimpl, hookspec
+from .images import check_png, load_png
 from .modes import Behaviour, Mode, command
 from .validation import Convert, Length, Printable, Range
 
@@ -26,8 +30,15 @@ __all__ = [
     "Printable",
     "Range",
     "__version__",
+    "centred",
+    "check_png",
+    "color_name",
     "command",
+    "contrast",
+    "fit_text",
+    "font",
     "hookimpl",
     "hookspec",
+    "load_png",
     "parse_color",
 ]

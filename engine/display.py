@@ -8,16 +8,14 @@ polls every millisecond, so the loop never idles in it).
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pygame
-from PIL import Image
 
 from .drawing import fit_text, font
 
@@ -123,16 +121,21 @@ class Display:
             if now >= next_frame and (animating or stage.dirty):
                 if animating:
                     stage.tick()
-                self.draw(stage, surface)
-                next_frame = now + frame
+                if self.draw(stage, surface):
+                    next_frame = now + frame
 
-    def draw(self, stage: Stage, surface: pygame.Surface) -> None:
-        error = stage.draw(surface)
+    def draw(self, stage: Stage, surface: pygame.Surface) -> bool:
+        """Draw and show a frame; False if it was skipped (a stuck change holds the engine)."""
+        try:
+            error = stage.draw(surface)
+        except TimeoutError:
+            return False
         if error is not None:
             banner(surface, f"{stage.active.name}: {type(error).__name__}: {error}")
         if self.window:
             pygame.display.flip()
         self.frames += 1
+        return True
 
     def _pump(
         self, stage: Stage, stop: threading.Event, on_key: Callable[[int, float], None] | None
@@ -163,40 +166,3 @@ def banner(surface: pygame.Surface, message: str) -> None:
     text = fit_text(message, w - 20, int(height * 0.7))
     rendered = font(text.size).render(text.text, True, (255, 255, 255))
     surface.blit(rendered, (10, h - height + (height - rendered.get_height()) // 2))
-
-
-def grab(surface: pygame.Surface) -> tuple[tuple[int, int], bytes]:
-    """Copy the frame's pixels (main thread, fast) so the PNG is encoded elsewhere."""
-    return surface.get_size(), pygame.image.tobytes(surface, "RGB")
-
-
-def encode_png(size: tuple[int, int], rgb: bytes) -> bytes:
-    """PNG bytes of a grabbed frame; Pillow, so no SDL call leaves the main thread."""
-    out = io.BytesIO()
-    Image.frombytes("RGB", size, rgb).save(out, "PNG", compress_level=3)
-    return out.getvalue()
-
-
-def check_png(data: bytes, limit: int) -> tuple[int, int]:
-    """Validate PNG bytes off the main thread; return its size or raise ValueError."""
-    if len(data) > limit:
-        raise ValueError(f"the image is {len(data)} bytes; at most {limit} bytes are accepted")
-    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
-        raise ValueError("the image must be a PNG file (it does not start with the PNG signature)")
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.verify()
-            size: tuple[int, int] = image.size
-    except Exception as exc:
-        raise ValueError(f"the PNG is damaged or unreadable: {exc}") from None
-    if size[0] * size[1] > 40_000_000:
-        raise ValueError(f"the PNG is {size[0]}x{size[1]} pixels; at most 40 megapixels")
-    return size
-
-
-def load_png(data: bytes, size: tuple[int, int]) -> Any:
-    """A pygame surface of PNG bytes scaled to ``size`` (main thread)."""
-    image = pygame.image.load(io.BytesIO(data), "background.png")
-    canvas = pygame.Surface(image.get_size(), 0, 32)
-    canvas.blit(image, (0, 0))
-    return pygame.transform.smoothscale(canvas, size)

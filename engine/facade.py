@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import Pyro4
 
 from . import __version__
-from .display import encode_png, grab
+from .images import encode_png, grab
 
 if TYPE_CHECKING:
     from .node import Node
@@ -94,20 +94,20 @@ class Facade:
 
     def call(self, command: str, *args: Any, **kwargs: Any) -> Any:
         """Run a declared command: ``name`` on the active mode, or ``mode.name``/``plugin.name``."""
-        return self._guard(f"call {command!r}", self._stage.call, command, args, kwargs)
+        return self._guard(f"call {command!r}", self._stage.invoke, command, args, kwargs)
 
     def call_as(self, source: str, command: str, *args: Any, **kwargs: Any) -> Any:
         """``call`` on behalf of a named kind of controller (``web``, ``shell``), so the
         journal records who changed what."""
         if source not in SOURCES:
             raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
-        return self._guard(f"call {command!r}", self._stage.call, command, args, kwargs, source)
+        return self._guard(f"call {command!r}", self._stage.invoke, command, args, kwargs, source)
 
     @Pyro4.oneway
     def send(self, command: str, *args: Any, **kwargs: Any) -> None:
         """Fire-and-forget ``call``: no answer, errors only logged on the node."""
         try:
-            self._stage.call(command, args, kwargs)
+            self._stage.invoke(command, args, kwargs)
         except Exception as exc:
             log.warning("oneway %.80r failed: %.300s", command, exc)  # bounded: no log flood
 

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+DRAW_LOCK_WAIT = 0.1
+"""Seconds a frame waits for the engine lock before it is skipped (a plugin is stuck)."""
 NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$")
 DISPATCH = ("lock", "inbox")
 
@@ -78,6 +80,7 @@ class Stage:
         self._dirty = True
         self.source = "controller"
         self.draw_error: str | None = None
+        self._bad_deadlines: set[str] = set()
 
         config = plugin_config or {}
         self.behaviours: dict[str, Behaviour] = {}
@@ -163,7 +166,14 @@ class Stage:
 
     # -- the serialized path ----------------------------------------------------------
 
-    def call(
+    def call(self, command: str, *args: Any, source: str = "plugin", **kwargs: Any) -> Any:
+        """Run a command from a plugin or hook: ``stage.call("scoreboard.add_points", 10)``.
+
+        ``source`` is who the journal should name (the easter egg passes ``"button"``).
+        """
+        return self.invoke(command, args, kwargs, source)
+
+    def invoke(
         self,
         command: Any,
         args: tuple[Any, ...] | list[Any] = (),
@@ -219,33 +229,38 @@ class Stage:
         )
 
     def _serial(self, change: Callable[[], Any], source: str, owner: Behaviour | None) -> Any:
+        """Run a change as the one running now; return (result, ticket for its own writes)."""
         self._serial_thread = threading.get_ident()
         try:
-            return self._run(change, source, owner), self.store.mark()
+            result = self._run(change, source, owner)
+            return result, self.store.last_ticket()
         finally:
             self._serial_thread = None
 
     def _run(
         self, change: Callable[[], Any], source: str, owner: Behaviour | None, nested: bool = False
     ) -> Any:
+        """Apply a change all or nothing: a change that raises leaves every behaviour (and the
+        active mode) exactly as it was before it, in memory as in the store."""
         previous, self.source = self.source, source
+        before = {name: b.state.snapshot() for name, b in self.behaviours.items()}
+        active, engine = self.active, self._engine_state.snapshot()
         try:
             with self.store.atomic():
                 result = change()
         except BaseException:
-            if nested:  # the outer change is still writing: only its owner is reloaded
-                if owner is not None:
-                    owner.state.reload()
-                    owner.restore()
-            else:  # leave every behaviour the change touched as it was stored
-                for behaviour in self.behaviours.values():
-                    if behaviour.state.reload() or behaviour is owner:
-                        behaviour.restore()
+            self.active = active
+            self._engine_state.revert(engine)
+            for name, behaviour in self.behaviours.items():
+                if behaviour.state.revert(before[name]) or behaviour is owner:
+                    behaviour.restore()
             raise
         finally:
             self.source = previous
         if owner is None or owner is self.active:
             self.request_redraw()
+        else:  # a background mode may have a new deadline (a countdown): let the loop see it
+            self.wake.set()
         return result
 
     # -- engine actions plugins and the facade use --------------------------------------
@@ -263,7 +278,7 @@ class Stage:
                 new = self.modes[mode]
                 old.on_exit()
                 new.on_enter()
-                self.active = new
+                self.active = new  # a hook that raises below puts it back (see _run)
                 self._engine_state.set("mode", mode)
                 self.hook.pyrostage_mode_changed(stage=self, old=old.name, new=mode)
             return mode
@@ -395,27 +410,41 @@ class Stage:
         """The soonest time a mode in the background needs a tick (seconds, stage clock)."""
         soonest = None
         for mode in self.modes.values():
-            try:
-                when = mode.deadline()
-            except Exception:
-                log.exception("mode %r failed in deadline()", mode.name)
-                continue
+            when = self._deadline_of(mode)
             if when is not None and (soonest is None or when < soonest):
                 soonest = when
         return soonest
+
+    def _deadline_of(self, mode: Mode) -> float | None:
+        """``mode.deadline()``; a plugin bug here is logged once and means "no deadline"."""
+        try:
+            return mode.deadline()
+        except Exception:
+            if mode.name not in self._bad_deadlines:
+                self._bad_deadlines.add(mode.name)
+                log.exception("mode %r failed in deadline(); it gets no background ticks",
+                              mode.name)
+            return None
 
     def tick_due(self) -> None:
         """Tick every background mode whose deadline has come."""
         now = self.clock()
         for mode in self.modes.values():
-            if mode is not self.active:
-                when = mode.deadline()
-                if when is not None and when <= now:
-                    self.tick(mode)
+            if mode is self.active:
+                continue
+            when = self._deadline_of(mode)
+            if when is not None and when <= now:
+                self.tick(mode)
 
     def draw(self, surface: Any) -> Exception | None:
-        """Draw the active mode; return the exception if its draw failed (for a banner)."""
-        with self.lock:
+        """Draw the active mode; return the exception if its draw failed (for a banner).
+
+        Raises ``TimeoutError`` (the frame is skipped, the screen stays dirty) while a stuck
+        command holds the engine lock, so the loop keeps answering stop and snapshot requests.
+        """
+        if not self.lock.acquire(timeout=DRAW_LOCK_WAIT):
+            raise TimeoutError("the engine is busy with a change; frame skipped")
+        try:
             self._dirty = False
             mode = self.active
             try:
@@ -428,6 +457,8 @@ class Stage:
                 return exc
             self.draw_error = None
             return None
+        finally:
+            self.lock.release()
 
     # -- reading ------------------------------------------------------------------------
 

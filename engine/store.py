@@ -119,6 +119,12 @@ class Store:
             self._pending.extend(batch)
             self._seq += 1
             self.writes += len(batch)
+            self._local.ticket = self._seq
+
+    def last_ticket(self) -> int:
+        """The ticket of the last batch this thread queued (0: its last change wrote nothing),
+        so a caller waits for its own writes, not for everyone else's."""
+        return int(self._local.__dict__.get("ticket", 0))
 
     def put(self, owner: str, key: str, value: Any) -> None:
         stored: bytes | str
@@ -186,6 +192,8 @@ class Store:
         half a command; nested commands (a hook calling a command) join the outer one.
         """
         stack = self._local.__dict__.setdefault("stack", [])
+        if not stack:
+            self._local.ticket = 0
         stack.append([])
         try:
             yield
@@ -240,11 +248,14 @@ class StateView:
         self.owner = owner
         self._cache: dict[str, Any] = store.load(owner)
 
-    def reload(self) -> bool:
-        """Forget unsaved values (after a command that failed was rolled back); True if any."""
-        fresh = self._store.load(self.owner)
-        changed = fresh != self._cache
-        self._cache = fresh
+    def snapshot(self) -> dict[str, Any]:
+        """The values as they are now (cheap: values are replaced by ``set``, not mutated)."""
+        return dict(self._cache)
+
+    def revert(self, snapshot: dict[str, Any]) -> bool:
+        """Put the values back as ``snapshot`` had them; True if anything changed."""
+        changed = snapshot != self._cache
+        self._cache = dict(snapshot)
         return changed
 
     def get(self, key: str, default: Any = None) -> Any:

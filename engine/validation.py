@@ -10,14 +10,21 @@ from __future__ import annotations
 import base64
 import binascii
 import inspect
+import logging
 import math
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
 
+log = logging.getLogger(__name__)
+
 NoneType = type(None)
 _POSITIONAL_OR_KEYWORD = inspect.Parameter.POSITIONAL_OR_KEYWORD
+SUPPORTED = (
+    "int, float, str, bool, bytes, None, Any (or no annotation), list[X], tuple[X, Y], "
+    "tuple[X, ...], X | Y (Optional[X]) and Annotated[X, Range/Length/Printable/Convert]"
+)
 
 
 @dataclass(frozen=True)
@@ -82,14 +89,36 @@ class Convert:
     def check(self, name: str, value: Any) -> Any:
         try:
             return self.fn(value)
-        except (ValueError, TypeError) as exc:
-            raise type(exc)(f"{name}: {exc}") from None
+        except TypeError as exc:  # the plain class: a subclass may not take one message
+            raise TypeError(f"{name}: {exc}") from None
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from None
 
 
 def short(value: Any) -> str:
     """A value as it appears in an error message: its repr, cut to a readable length."""
-    text = repr(value)
+    if isinstance(value, int) and value.bit_length() > 192:  # repr may refuse > 4300 digits
+        return f"an integer of {_digits(value)} digits"
+    try:
+        text = repr(value)
+    except Exception:
+        return f"a {type(value).__name__} that cannot be shown"
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _digits(value: int) -> int:
+    """About how many decimal digits an integer has (without ``str()``, which may refuse)."""
+    return int(abs(value).bit_length() * math.log10(2)) + 1
+
+
+def _tuple_items(tp: Any) -> tuple[list[Any], bool]:
+    """The item types of a tuple type and whether it is ``tuple[X, ...]`` (any length)."""
+    args = get_args(tp)
+    if not args and get_origin(tp) is None:  # plain ``tuple``
+        return [Any], True
+    if len(args) == 2 and args[1] is Ellipsis:
+        return [args[0]], True
+    return list(args), False
 
 
 def type_name(tp: Any) -> str:
@@ -105,13 +134,108 @@ def type_name(tp: Any) -> str:
         return type_name(base)
     if origin in (Union, types.UnionType):
         return "|".join(type_name(a) for a in get_args(tp))
-    if origin in (list, tuple):
-        args = [a for a in get_args(tp) if a is not Ellipsis]
-        inner = type_name(args[0]) if args else "any"
-        return f"list[{inner}]"
+    if origin is list or tp is list:
+        args = get_args(tp)
+        return f"list[{type_name(args[0]) if args else 'any'}]"
+    if origin is tuple or tp is tuple:
+        items, variable = _tuple_items(tp)
+        if variable:
+            return f"tuple[{type_name(items[0])}, ...]"
+        return f"tuple[{', '.join(type_name(t) for t in items) or '()'}]"
     if tp is NoneType:
         return "None"
     return getattr(tp, "__name__", str(tp))
+
+
+# -- what a declaration may use, checked when the command is declared ---------------------
+
+
+def check_type(tp: Any) -> None:
+    """Raise ``TypeError`` saying which part of declared type ``tp`` cannot be checked."""
+    if tp is inspect.Parameter.empty or tp is Any or tp is NoneType or tp in (list, tuple):
+        return
+    if isinstance(tp, type) and tp in _SCALARS:
+        return
+    origin = get_origin(tp)
+    args = get_args(tp)
+    if origin is Annotated:
+        base, *metas = args
+        check_type(base)
+        kinds: set[type] | None = _kinds(base)
+        for meta in metas:
+            kinds = _check_meta(meta, kinds, base)
+        return
+    if origin in (Union, types.UnionType):
+        for option in args:
+            check_type(option)
+        return
+    if origin is list and len(args) == 1:
+        check_type(args[0])
+        return
+    if origin is tuple:
+        items, _variable = _tuple_items(tp)
+        for item in items:
+            if item is Ellipsis:
+                raise TypeError(f"{tp!r}: '...' may only follow a single item type")
+            check_type(item)
+        return
+    raise TypeError(f"{_shown(tp)} is not a type commands can check")
+
+
+def _shown(tp: Any) -> str:
+    return tp.__name__ if isinstance(tp, type) and get_origin(tp) is None else repr(tp)
+
+
+def _kinds(tp: Any) -> set[type] | None:
+    """The Python types a value of ``tp`` (other than None) can be; None = cannot tell."""
+    if tp is inspect.Parameter.empty or tp is Any:
+        return None
+    origin = get_origin(tp)
+    if origin is Annotated:
+        base, *metas = get_args(tp)
+        if any(not isinstance(m, Range | Length | Printable) for m in metas):
+            return None  # a conversion may hand on any kind of value
+        return _kinds(base)
+    if origin in (Union, types.UnionType):
+        kinds: set[type] = set()
+        for option in get_args(tp):
+            inner = _kinds(option)
+            if inner is None:
+                return None
+            kinds |= inner
+        return kinds
+    if origin is list or tp is list:
+        return {list}
+    if origin is tuple or tp is tuple:
+        return {tuple}
+    return set() if tp is NoneType else {tp}
+
+
+_META_KINDS: dict[type, tuple[set[type], str]] = {
+    Range: ({int, float}, "numbers (int, float)"),
+    Length: ({str, bytes, list, tuple}, "str, bytes, lists and tuples"),
+    Printable: ({str}, "str"),
+}
+
+
+def _check_meta(meta: Any, kinds: set[type] | None, base: Any) -> set[type] | None:
+    """Check one ``Annotated`` metadata item against the kinds of value that reach it; return
+    the kinds the next item sees (None = unknown, after a conversion)."""
+    rule = _META_KINDS.get(type(meta))
+    if rule is not None:
+        allowed, what = rule
+        if kinds is not None and not kinds <= allowed:
+            raise TypeError(f"{short(meta)} checks {what} only, not {type_name(base)}")
+        return kinds
+    if not callable(getattr(meta, "check", None)):
+        raise TypeError(
+            f"Annotated metadata {short(meta)} is not a check: use Range, Length, Printable, "
+            "Convert or an object with a check(name, value) method"
+        )
+    return None  # a Convert (or a plugin's own check) may hand on any kind of value
+
+
+# -- checking a value ----------------------------------------------------------------------
 
 
 def coerce(name: str, value: Any, tp: Any) -> Any:
@@ -121,7 +245,15 @@ def coerce(name: str, value: Any, tp: Any) -> Any:
     origin = get_origin(tp)
     if origin is Annotated:
         base, *metas = get_args(tp)
-        value = coerce(name, value, base)
+        try:
+            value = coerce(name, value, base)
+        except (TypeError, ValueError) as exc:
+            ranges = [m.describe() for m in metas if isinstance(m, Range)]
+            if not ranges or base not in (int, float):
+                raise
+            raise type(exc)(f"{exc}; accepted: {' and '.join(ranges)}") from None
+        if value is None:  # None was declared (Optional): the checks are for values
+            return None
         for meta in metas:
             if hasattr(meta, "check"):
                 value = meta.check(name, value)
@@ -142,12 +274,14 @@ def coerce(name: str, value: Any, tp: Any) -> Any:
             f"{name} must be {type_name(tp).replace('|', ' or ')}, "
             f"got {type(value).__name__} {short(value)}"
         )
-    if origin in (list, tuple):
+    if origin is list or tp is list:
         if not isinstance(value, list | tuple):
             raise TypeError(f"{name} must be a list, got {type(value).__name__} {short(value)}")
-        args = [a for a in get_args(tp) if a is not Ellipsis]
+        args = get_args(tp)
         inner = args[0] if args else Any
         return [coerce(f"{name}[{i}]", item, inner) for i, item in enumerate(value)]
+    if origin is tuple or tp is tuple:
+        return _tuple(name, value, tp)
     if tp is NoneType:
         if value is not None:
             raise TypeError(f"{name} must be None, got {short(value)}")
@@ -158,12 +292,34 @@ def coerce(name: str, value: Any, tp: Any) -> Any:
     return checker(name, value)
 
 
+def _tuple(name: str, value: Any, tp: Any) -> tuple[Any, ...]:
+    """A fixed-length tuple checked position by position, or ``tuple[X, ...]`` item by item."""
+    items, variable = _tuple_items(tp)
+    if variable:
+        if not isinstance(value, list | tuple):
+            raise TypeError(
+                f"{name} must be a list of {type_name(items[0])}, "
+                f"got {type(value).__name__} {short(value)}"
+            )
+        return tuple(coerce(f"{name}[{i}]", item, items[0]) for i, item in enumerate(value))
+    expected = f"{len(items)} item{'s' if len(items) != 1 else ''} ({type_name(tp)})"
+    if not isinstance(value, list | tuple):
+        raise TypeError(
+            f"{name} must be a list of {expected}, got {type(value).__name__} {short(value)}"
+        )
+    if len(value) != len(items):
+        raise ValueError(f"{name} must have exactly {expected}, got {len(value)}: {short(value)}")
+    return tuple(
+        coerce(f"{name}[{i}]", item, kind) for i, (item, kind) in enumerate(zip(value, items))
+    )
+
+
 def _outer(tp: Any) -> type | tuple[type, ...]:
     """The Python type(s) a value of declared type ``tp`` is an instance of."""
     origin = get_origin(tp)
     if origin is Annotated:
         return _outer(get_args(tp)[0])
-    if origin in (list, tuple):
+    if origin in (list, tuple) or tp in (list, tuple):
         return (list, tuple)
     if origin in (Union, types.UnionType):
         return tuple(t for a in get_args(tp) for t in _as_tuple(_outer(a)))
@@ -183,9 +339,15 @@ def _int(name: str, value: Any) -> int:
 def _float(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"{name} must be a number, got {type(value).__name__} {short(value)}")
-    if not math.isfinite(value):
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond float range (10**400): not a finite float
+        raise ValueError(
+            f"{name} must be a finite number, got {short(value)} (too large for a float)"
+        ) from None
+    if not math.isfinite(number):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
+    return number
 
 
 def _str(name: str, value: Any) -> str:
@@ -245,25 +407,68 @@ class Param:
 
 
 class Signature:
-    """The declared parameters of one command and the check of a call against them."""
+    """The declared parameters of one command and the check of a call against them.
+
+    Every parameter's type is checked when the command is declared, so a plugin that declares
+    one validation cannot check fails as it loads, not on each call. A type hint that names
+    something not defined yet (``from __future__ import annotations`` with a later alias) is
+    resolved on first use instead; ``resolve()`` does that and the registry calls it when the
+    plugin registers, so such a plugin still fails there rather than at its first call.
+    """
 
     def __init__(self, func: Callable[..., Any]):
+        self.func = func
         sig = inspect.signature(func)
-        hints = get_type_hints(func, include_extras=True)
         params = list(sig.parameters.values())
         if params and params[0].name == "self":
             params = params[1:]
         for p in params:
             if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
                 raise TypeError(f"{func.__qualname__}: commands take named parameters only")
-        self.params = [Param(p.name, hints.get(p.name, p.annotation), p.default) for p in params]
-        self._names = [p.name for p in self.params]
+        self._declared = params
+        self._names = [p.name for p in params]
         self._sig = inspect.Signature(
-            [
-                inspect.Parameter(p.name, _POSITIONAL_OR_KEYWORD, default=p.default)
-                for p in self.params
-            ]
+            [inspect.Parameter(p.name, _POSITIONAL_OR_KEYWORD, default=p.default) for p in params]
         )
+        self._params: list[Param] | None = None
+        try:
+            hints = get_type_hints(func, include_extras=True)
+        except Exception:  # a forward reference not defined yet: resolve() tries again later
+            return
+        self._params = self._checked(hints)
+
+    def resolve(self) -> list[Param]:
+        """The parameters with their types resolved and checked; ``TypeError`` if they cannot
+        be (a name that is still undefined, or a type validation cannot check)."""
+        if self._params is None:
+            try:
+                hints = get_type_hints(self.func, include_extras=True)
+            except Exception as exc:
+                raise TypeError(
+                    f"command {self.func.__qualname__}: its type hints cannot be resolved "
+                    f"({type(exc).__name__}: {exc}); supported types: {SUPPORTED}"
+                ) from None
+            self._params = self._checked(hints)
+        return self._params
+
+    @property
+    def params(self) -> list[Param]:
+        return self._params if self._params is not None else self.resolve()
+
+    def _checked(self, hints: dict[str, Any]) -> list[Param]:
+        params = []
+        for p in self._declared:
+            annotation = hints.get(p.name, p.annotation)
+            try:
+                check_type(annotation)
+            except TypeError as exc:
+                raise TypeError(
+                    f"command {self.func.__qualname__}: parameter {p.name!r} is declared as "
+                    f"{_shown(annotation)}, which validation cannot check ({exc}); "
+                    f"supported types: {SUPPORTED}"
+                ) from None
+            params.append(Param(p.name, annotation, p.default))
+        return params
 
     def __str__(self) -> str:
         parts = []
@@ -275,17 +480,23 @@ class Signature:
         return f"({', '.join(parts)})"
 
     def bind(self, command: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        """Checked keyword arguments for a call, or a builtin error naming what is accepted."""
-        if not self.params and not args and not kwargs:
+        """Checked keyword arguments for a call, or a builtin error naming what is accepted.
+
+        Only ``TypeError`` and ``ValueError`` leave here, each naming the command: a check
+        that fails some other way (a plugin's converter with a bug) is reported as refusing
+        the value, and logged on the node.
+        """
+        params = self.params
+        if not params and not args and not kwargs:
             return {}  # the common read (get_color, get_score): nothing to check
-        unknown = sorted(set(kwargs) - {p.name for p in self.params})
+        unknown = sorted(set(kwargs) - set(self._names))
         if unknown:
-            accepted = ", ".join(p.name for p in self.params) or "none"
+            accepted = ", ".join(self._names) or "none"
             raise TypeError(
                 f"{command}{self}: got an unexpected keyword argument {unknown[0]!r}; "
                 f"accepted: {accepted}"
             )
-        if not kwargs and len(args) <= len(self.params):  # the usual positional call
+        if not kwargs and len(args) <= len(params):  # the usual positional call
             given = dict(zip(self._names, args, strict=False))
         else:
             try:
@@ -293,7 +504,7 @@ class Signature:
             except TypeError as exc:
                 raise TypeError(f"{command}{self}: {exc}") from None
         checked = {}
-        for p in self.params:
+        for p in params:
             if p.name not in given:
                 if p.required:
                     raise TypeError(
@@ -307,6 +518,18 @@ class Signature:
                 continue
             try:
                 checked[p.name] = coerce(p.name, value, p.annotation)
-            except (TypeError, ValueError) as exc:
-                raise type(exc)(f"{command}: {exc}") from None
+            except TypeError as exc:
+                raise TypeError(f"{command}: {exc}") from None
+            except ValueError as exc:
+                raise ValueError(f"{command}: {exc}") from None
+            except Exception as exc:
+                log.warning("%s: checking %s raised %s", command, p.name, type(exc).__name__,
+                            exc_info=True)
+                wrong = TypeError if isinstance(exc, AttributeError) else ValueError
+                raise wrong(
+                    f"{command}: {p.name} was refused ({type(exc).__name__}: {exc}); "
+                    f"accepted: {type_name(p.annotation)}, got {type(value).__name__} "
+                    f"{short(value)}"
+                ) from None
         return checked
+

@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from types import SimpleNamespace
 
+import Pyro4
 import pytest
-from conftest import ROOT, pixel
+from conftest import ROOT, free_port, pixel, spawn_node, wait_for
 
 
-def pyrostage(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def pyrostage(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "engine", *args], capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "engine", *args], capture_output=True, text=True, timeout=timeout,
         cwd=ROOT, env={**os.environ, "COLUMNS": "200", **(env or {})},
     )
+
+
+def error_lines(out: subprocess.CompletedProcess[str]) -> list[str]:
+    """The lines click prints for a failed command (log lines of ``serve`` left out)."""
+    return [line for line in out.stderr.splitlines() if line.startswith("Error")]
 
 
 @pytest.fixture
@@ -81,8 +93,6 @@ def test_errors_are_one_clear_line(node, ns_args, args, words):
 
 
 def test_no_name_server_is_one_clear_line(tmp_path):
-    from conftest import free_port
-
     out = pyrostage("list", "--ns-host", "127.0.0.1", "--ns-port", str(free_port()))
     assert out.returncode != 0
     assert "no name server at 127.0.0.1" in out.stderr
@@ -90,10 +100,6 @@ def test_no_name_server_is_one_clear_line(tmp_path):
 
 
 def test_demo_brings_up_two_nodes_that_list_shows_and_ctl_drives(tmp_path):
-    import signal
-
-    from conftest import free_port, wait_for
-
     port = str(free_port())
     log = tmp_path / "demo.log"
     with open(log, "wb") as out:
@@ -117,3 +123,68 @@ def test_demo_brings_up_two_nodes_that_list_shows_and_ctl_drives(tmp_path):
         demo.send_signal(signal.SIGINT)
         assert demo.wait(timeout=20) == 0
     assert "unregistered pyrostage.red" in log.read_text()
+
+
+@pytest.fixture
+def silent_ns() -> Iterator[tuple[str, int]]:
+    """A hung (or half-open) "name server": the kernel accepts connections, nothing answers."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(64)
+        host, port = s.getsockname()
+        yield host, port
+
+
+def test_a_silent_name_server_neither_blocks_the_node_nor_its_exit(tmp_path, silent_ns):
+    host, port = silent_ns
+    node_port = free_port()
+    ns = SimpleNamespace(host=host, port=port)
+    with spawn_node(tmp_path, ns, "red", "--port", str(node_port)) as proc:  # type: ignore[arg-type]
+        with Pyro4.Proxy(f"PYRO:pyrostage.red@127.0.0.1:{node_port}") as p:
+            p._pyroTimeout = 10  # hang guard
+            # a snapshot needs the main loop: the node came up although registering hangs
+            wait_for(lambda: pixel(p.snapshot()) == (0, 0, 0), timeout=20)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0  # hang guard; it takes a second or two
+    log = (tmp_path / "red.log").read_text()
+    assert f"no name server at {host}:{port}" in log
+
+
+def test_list_against_a_silent_name_server_is_one_clear_line(silent_ns):
+    host, port = silent_ns
+    out = pyrostage("list", "--ns-host", host, "--ns-port", str(port), timeout=30)
+    assert out.returncode != 0
+    assert f"no name server at {host}:{port}" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_serve_on_a_port_in_use_is_one_clear_line(tmp_path, name_server):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        out = pyrostage(
+            "serve", "--name", "red", "--host", "127.0.0.1", "--port", str(port),
+            "--ns-host", name_server.host, "--ns-port", str(name_server.port),
+            "--state-dir", str(tmp_path / "state"), "--headless", "--size", "320x180",
+            "--gpio", "none",
+        )
+    assert out.returncode != 0
+    assert "Traceback" not in out.stderr
+    (line,) = error_lines(out)
+    assert f"127.0.0.1:{port}" in line and "in use" in line
+
+
+def test_ctl_reaches_every_facade_member(node, ns_args):
+    out = pyrostage("ctl", *ns_args, "red", "snapshot")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("<") and "bytes>" in out.stdout
+
+
+def test_plugins_lists_the_ones_the_block_list_skipped():
+    out = pyrostage("plugins", env={"PYROSTAGE_DISABLE_PLUGINS": "timer"})
+    assert out.returncode == 0, out.stderr
+    (timer,) = [line for line in out.stdout.splitlines() if "timer" in line]
+    assert "skipped" in timer
+    assert "colorsquare" in out.stdout

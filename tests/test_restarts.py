@@ -8,14 +8,22 @@ asserted.
 
 from __future__ import annotations
 
+import logging
+import socket
+import threading
 import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import Pyro4
 import pytest
 from conftest import NameServer, RunningNode, free_port, lookup_proxy, node_config, pixel, wait_for
 from nodeproc import GUARD, kill9, node_process, registered_uri
 
+from engine import pyroconf
 from engine.controller import Controller
 from engine.naming import object_name
 from engine.node import Node
@@ -141,3 +149,103 @@ def test_host_auto_serves_on_the_address_the_name_server_is_reached_through(
         assert wait_for(lambda: lookup_proxy(ns, "red").node == "red")
     finally:
         ns.stop()
+
+
+def test_host_auto_without_a_name_server_host_serves_on_the_default_route_address(
+    tmp_path, lan_address, start_node
+):
+    """No name-server host (here with an embedded one): not 127.0.0.1, which other Pis cannot
+    reach, but the address of the default route, and the embedded name server binds it too."""
+    address = pyroconf.lan_address(None, None)
+    assert not pyroconf.is_loopback(address)
+    assert pyroconf.lan_address("127.0.0.1", 9090) == address
+    port = free_port()
+    node = start_node(host="auto", embedded_ns=True, ns_host=None, ns_port=port)
+    assert node.uri.split("@")[1].startswith(f"{address}:")
+    with Controller(address, port, timeout=GUARD) as c:
+        assert [n.name for n in c.nodes()] == ["red"]
+        assert c.call("red", "set_color", "red") == [255, 0, 0]
+
+
+def test_two_live_nodes_with_the_same_name_do_not_take_each_others_entry(
+    tmp_path: Path, name_server: NameServer, start_node: Any, caplog: Any
+):
+    """Cloned SD cards: the second node keeps serving but leaves the first one's entry alone,
+    says so loudly and in ``status()``; once the first is gone it takes the name over."""
+    caplog.set_level(logging.ERROR, logger="engine.naming")
+    with node_process(tmp_path, name_server) as proc:
+        first = registered_uri(name_server)
+        clone = start_node(state_dir=tmp_path / "clone")
+        with clone.proxy() as p:
+            wait_for(lambda: p.status()["registration"]["conflict"] == first, timeout=GUARD)
+            assert p.status()["registration"] == {"registered": False, "conflict": first}
+        assert registered_uri(name_server) == first
+        with lookup_proxy(name_server, "red") as p:
+            assert p.call("set_color", "red") == [255, 0, 0]  # still the first node's
+        errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+        assert errors, "no error logged"
+        assert first.split("@")[1] in errors[0] and clone.uri.split("@")[1] in errors[0]
+        assert "name" in errors[0]
+        kill9(proc)
+    wait_for(lambda: registered_uri(name_server) == clone.uri, timeout=GUARD)
+    with clone.proxy() as p:
+        assert p.status()["registration"] == {"registered": True, "conflict": None}
+
+
+@Pyro4.expose
+class CountingPeer:
+    """A plain Pyro object standing in for a node: counts what the controller asks it."""
+
+    SPECS = {"ping": {"idempotent": True}, "bump": {"idempotent": False}}
+
+    def __init__(self) -> None:
+        self.asked: Counter[str] = Counter()
+        self.clients: set[Any] = set()
+
+    def commands(self, mode: str | None = None) -> dict[str, Any]:
+        self.asked["commands"] += 1
+        return self.SPECS
+
+    def call(self, command: str, *args: Any) -> str:
+        self.clients.add(Pyro4.current_context.client)
+        self.asked[command] += 1
+        return command
+
+
+@contextmanager
+def counting_peer(ns: NameServer, name: str = "x") -> Iterator[CountingPeer]:
+    """A peer registered as ``name``; when it ends, its clients' connections break."""
+    peer = CountingPeer()
+    daemon = pyroconf.serve_daemon("127.0.0.1", 0, None)
+    uri = daemon.register(peer, objectId=object_name(name))
+    thread = threading.Thread(target=daemon.requestLoop, daemon=True)
+    thread.start()
+    with ns.proxy() as nsp:
+        nsp.register(object_name(name), uri, safe=False)
+    try:
+        yield peer
+    finally:
+        daemon.shutdown()
+        thread.join(timeout=GUARD)
+        for conn in peer.clients:
+            conn.sock.shutdown(socket.SHUT_RDWR)
+            conn.close()
+
+
+def test_a_call_is_one_round_trip_and_idempotence_is_asked_only_after_a_lost_connection(
+    name_server: NameServer,
+):
+    with Controller(name_server.host, name_server.port, timeout=GUARD) as c:
+        with counting_peer(name_server) as first:
+            for _ in range(5):
+                assert c.call("x", "ping") == "ping"
+            assert first.asked == {"ping": 5}
+        with counting_peer(name_server) as second:  # the cached proxy is now broken
+            assert c.call("x", "ping") == "ping"
+            assert second.asked == {"commands": 1, "ping": 1}  # asked the new peer, retried
+        with counting_peer(name_server) as third:
+            with pytest.raises(ConnectionError, match="not retried"):
+                c.call("x", "bump")
+            assert third.asked == {"commands": 1}  # asked, and not repeated
+            assert c.call("x", "bump") == "bump"
+            assert third.asked == {"commands": 1, "bump": 1}

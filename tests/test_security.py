@@ -46,7 +46,7 @@ from conftest import (
 from engine import pyroconf
 from engine.config import Config
 from engine.controller import Controller
-from engine.display import encode_png
+from engine.images import encode_png
 from engine.node import Node
 from engine.plugins import get_plugin_manager
 
@@ -592,6 +592,24 @@ def test_64_controllers_served_at_once_and_kept_while_idle(node, monkeypatch):
     assert sorted(answers) == list(range(n))
     assert all(answers[i][0] == [i, 0, 0] for i in range(n))
 
+
+def test_oneway_calls_queue_on_their_connection_instead_of_a_thread_each(node):
+    """300 ``send``s from one proxy while a plugin holds the engine lock: they wait their turn
+    on the connection's own worker (no thread per call) and land in the order sent."""
+    colours = [[i % 256, i // 256, 0] for i in range(300)]
+    with node.proxy() as p:
+        p._pyroBind()
+        before = threading.active_count()
+        peak = before
+        with node.node.stage.lock:
+            for colour in colours:
+                p.send("set_color", colour)
+            deadline = time.monotonic() + 0.5  # while the node reads them in
+            while time.monotonic() < deadline and peak <= before + 20:
+                peak = max(peak, threading.active_count())
+                time.sleep(0.01)
+        assert p.call("get_color") == colours[-1]  # every one applied, in order
+    assert peak <= before + 20, f"{peak - before} threads for 300 oneway calls"
 
 def test_silent_or_oversized_strangers_are_dropped(node, proxy, monkeypatch):
     monkeypatch.setattr(pyroconf, "HANDSHAKE_TIMEOUT", 0.5)

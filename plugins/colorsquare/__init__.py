@@ -11,9 +11,7 @@ from typing import Any
 
 import pygame
 
-from engine import RGB, Color, Mode, command, hookimpl
-from engine.colors import color_name
-from engine.drawing import centred, contrast
+from engine import RGB, Color, Mode, centred, color_name, command, contrast, hookimpl
 
 CYCLE: list[RGB] = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (255, 255, 255)]
 

@@ -103,6 +103,6 @@ def pyrostage_button_pressed(stage: Stage, button: str, at: float, mode: str) ->
     if not isinstance(egg, EasterEgg) or not egg.is_on():
         return
     try:
-        stage.call("scoreboard.add_points", [egg.points], source="button")
+        stage.call("scoreboard.add_points", egg.points, source="button")
     except ValueError as exc:  # the score is at its limit: the press scores nothing
         log.info("easter egg press not counted: %s", exc)

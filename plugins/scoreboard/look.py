@@ -12,9 +12,7 @@ import math
 
 import pygame
 
-from engine import RGB
-from engine.display import load_png
-from engine.drawing import centred, fit_text
+from engine import RGB, centred, fit_text, load_png
 
 log = logging.getLogger(__name__)
 

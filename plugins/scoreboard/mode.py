@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
-from engine import RGB, Color, Length, Mode, Printable, Range, command
-from engine.display import check_png
+from engine import RGB, Color, Length, Mode, Printable, Range, check_png, command
 
 from .counting import CountUp
 from .look import Look

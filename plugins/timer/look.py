@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import pygame
 
-from engine import RGB
-from engine.drawing import centred, fit_text
+from engine import RGB, centred, fit_text
 
 TOP: RGB = (20, 24, 38)
 BOTTOM: RGB = (6, 7, 12)
