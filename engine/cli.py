@@ -23,6 +23,7 @@ from . import __version__
 from .config import TLS, load, parse_size
 
 console = Console()
+log = logging.getLogger(__name__)
 NS_OPTIONS = [
     click.option("--ns-host", envvar="PYRO_NS_HOST", help="Name server host [PYRO_NS_HOST]."),
     click.option("--ns-port", envvar="PYRO_NS_PORT", type=int,
@@ -53,6 +54,16 @@ def _security() -> tuple[bytes | None, TLS]:
     except ERRORS as exc:
         raise fail(exc) from None
     return cfg.key(), cfg.tls
+
+
+def _serving_security() -> tuple[bytes | None, TLS]:
+    """For a process that serves (``ns``, ``demo``): Pyro hardened, the key and TLS in use."""
+    from .pyroconf import harden, use_tls
+
+    harden()
+    key, tls = _security()
+    use_tls(tls)
+    return key, tls
 
 
 def fail(exc: BaseException) -> click.ClickException:
@@ -105,7 +116,11 @@ def serve(config_path: str | None, verbose: bool, size: str | None, groups: tupl
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    node.serve()
+    try:
+        node.serve()
+    except ERRORS as exc:  # e.g. the port is taken: one line (the traceback with -v)
+        log.debug("the node could not serve", exc_info=True)
+        raise fail(exc) from None
 
 
 @main.command()
@@ -114,11 +129,9 @@ def serve(config_path: str | None, verbose: bool, size: str | None, groups: tupl
 def ns(host: str, port: int) -> None:
     """Run a Pyro4 name server (signed with PYROSTAGE_HMAC_KEY, TLS when configured)."""
     _setup_logging(False)
-    from .pyroconf import harden, serve_ns, use_tls
+    from .pyroconf import serve_ns
 
-    harden()
-    key, tls = _security()
-    use_tls(tls)
+    key, tls = _serving_security()
     try:
         uri, daemon, _bc = serve_ns(host, port, key)
     except ERRORS as exc:
@@ -192,9 +205,11 @@ def _show(result: Any) -> None:
 def ctl(ns_host: str | None, ns_port: int | None, node: str, command: str,
         args: tuple[str, ...]) -> None:
     """Run COMMAND on NODE: a mode command (set_color 255,0,0) or status/switch/modes/..."""
+    from .controller import FACADE_MEMBERS
+
     try:
         with _controller(ns_host, ns_port) as ctl_:
-            if command in ("status", "modes", "switch", "commands", "press", "ring"):
+            if command in FACADE_MEMBERS:
                 member_args: list[Any] = list(args)
                 if command == "ring" and args:
                     member_args = [float(args[0])]
@@ -222,11 +237,17 @@ def snapshot(ns_host: str | None, ns_port: int | None, node: str, file: str) -> 
 
 
 @main.command()
-def plugins() -> None:
-    """Installed plugins and the modes and commands each provides."""
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="TOML config file whose allow/deny lists apply.")
+def plugins(config_path: str | None) -> None:
+    """Installed plugins, the modes and commands each provides, and the ones skipped."""
     from .plugins import collect, get_plugin_manager
 
-    pm, loaded = get_plugin_manager()
+    try:
+        cfg = load(config_path)
+        pm, loaded = get_plugin_manager(cfg.allow, cfg.block)
+    except ERRORS as exc:
+        raise fail(exc) from None
     registry = collect(pm)
     table = Table("plugin", "distribution", "provides")
     for name, info in loaded.plugins.items():
@@ -234,6 +255,8 @@ def plugins() -> None:
         table.add_row(name, f"{info.distribution} {info.version}", ", ".join(things))
     for name, info in loaded.failed.items():
         table.add_row(name, "[red]failed[/red]", info.error)
+    for name in loaded.skipped:
+        table.add_row(name, "[yellow]skipped[/yellow]", "left out by the allow/deny lists")
     console.print(table)
 
 
@@ -256,17 +279,13 @@ def _this_command() -> str:
 def demo(ns_port: int, headless: bool, state_dir: str | None) -> None:
     """An embedded name server and two nodes, "red" and "blue", on this machine."""
     _setup_logging(False)
-    from .pyroconf import harden, serve_ns, use_tls
+    from .pyroconf import serve_ns
 
-    harden()
-    key, tls = _security()
-    use_tls(tls)
+    key, _tls = _serving_security()
     try:
         _uri, daemon, _bc = serve_ns("127.0.0.1", ns_port, key)
     except ERRORS as exc:
-        raise click.ClickException(
-            f"cannot start the name server on port {ns_port}: {exc}"
-        ) from None
+        raise click.ClickException(f"cannot start the name server: {exc}") from None
     threading.Thread(target=daemon.requestLoop, daemon=True).start()
     if state_dir is None:
         import platformdirs

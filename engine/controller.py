@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,10 +68,20 @@ def convert_text(type_name: str, text: str) -> Any:
             return path.read_bytes()
         except OSError as exc:
             raise ValueError(f"expected a file to send, cannot read {text!r}: {exc}") from None
-    if kind.startswith("list["):
-        inner = kind[5:-1]
-        return [convert_text(inner, part.strip()) for part in text.split(",") if part.strip()]
+    if kind.startswith(("list[", "tuple[")):
+        return _sequence(kind, text)
     return text
+
+
+def _sequence(kind: str, text: str) -> list[Any]:
+    """``"1,2,3"`` for ``list[int]``, ``tuple[int, ...]`` or ``tuple[int, str]``."""
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    inner = [t.strip() for t in kind[kind.index("[") + 1:-1].split(",")]
+    if kind.startswith("list[") or inner[-1] == "...":
+        return [convert_text(inner[0], part) for part in parts]
+    if len(parts) != len(inner):
+        raise ValueError(f"expected {len(inner)} comma-separated values, got {text!r}")
+    return [convert_text(t, part) for t, part in zip(inner, parts, strict=True)]
 
 
 class Controller:
@@ -107,9 +118,10 @@ class Controller:
     def name_server(self) -> Pyro4.Proxy:
         try:
             ns = pyroconf.locate_ns(self.ns_host, self.ns_port, self.hmac_key)
-        except Pyro4.errors.NamingError:
+        except Pyro4.errors.NamingError as exc:
+            why = f" ({exc.__cause__})" if exc.__cause__ else ""
             raise ConnectionError(
-                f"no name server at {self.where}: start one with `pyrostage ns` or "
+                f"no name server at {self.where}{why}: start one with `pyrostage ns` or "
                 "`pyrostage demo`, or pass --ns-host/--ns-port"
             ) from None
         ns._pyroTimeout = self.timeout
@@ -182,13 +194,21 @@ class Controller:
         return out
 
     def call(self, node: str, command: str, *args: Any, **kwargs: Any) -> Any:
-        """Run a command; a lost connection is retried once for idempotent commands only."""
-        spec = self.describe(node, command) or {}
-        idempotent = bool(spec.get("idempotent"))
+        """Run a command (one round trip). If the connection is lost, the node is looked up
+        again and asked whether the command is safe to repeat; only then is it retried once."""
         if self.source != "controller":
             return self._invoke(node, "call_as", self.source, command, *args,
-                                idempotent=idempotent, **kwargs)
-        return self._invoke(node, "call", command, *args, idempotent=idempotent, **kwargs)
+                                idempotent=lambda: self._idempotent(node, command), **kwargs)
+        return self._invoke(node, "call", command, *args,
+                            idempotent=lambda: self._idempotent(node, command), **kwargs)
+
+    def _idempotent(self, node: str, command: str) -> bool:
+        """Whether the node, looked up afresh, declares ``command`` safe to repeat."""
+        self._commands = {k: v for k, v in self._commands.items()
+                          if not k.startswith(f"{node}\0")}
+        proxy = self.proxy(node, fresh=True)
+        spec = proxy.commands("*" if "." in command else None).get(command) or {}
+        return bool(spec.get("idempotent"))
 
     def member(self, node: str, name: str, *args: Any) -> Any:
         """Call a facade member (status, switch, press, snapshot ...)."""
@@ -197,20 +217,35 @@ class Controller:
         result = self._invoke(node, name, *args, idempotent=name in IDEMPOTENT_MEMBERS)
         return serpent.tobytes(result) if name == "snapshot" else result
 
-    def _invoke(self, node: str, member: str, *args: Any, idempotent: bool, **kwargs: Any) -> Any:
+    def _invoke(
+        self, node: str, member: str, *args: Any, idempotent: bool | Callable[[], bool],
+        **kwargs: Any,
+    ) -> Any:
+        """Call ``member``; on a lost connection retry once on a fresh lookup, but only when
+        ``idempotent`` (or, when it is a function, what it answers after the loss) says so."""
         proxy = self.proxy(node)
         try:
             return getattr(proxy, member)(*args, **kwargs)
         except NETWORK_ERRORS as exc:
             self._check_key(node, exc)
-            if not idempotent:
-                self._forget(node)
-                raise ConnectionError(
-                    f"lost the connection to node {node!r} during {member} "
-                    f"{args[0] if args else ''}: {exc}. It is not safe to repeat, so it was "
-                    "not retried; check the node's state before trying again"
-                ) from None
-        proxy = self.proxy(node, fresh=True)
+            lost: BaseException = exc
+        safe, why = idempotent, "It is not safe to repeat"
+        if callable(safe):
+            try:
+                safe = safe()
+            except (*NETWORK_ERRORS, LookupError, ConnectionError) as exc:
+                self._check_key(node, exc)
+                safe = False
+                why = f"The node could not be asked whether it is safe to repeat ({exc})"
+        if not safe:
+            self._forget(node)
+            what = args[1] if member == "call_as" else args[0] if args else ""
+            raise ConnectionError(
+                f"lost the connection to node {node!r} during {member} {what}: {lost}. "
+                f"{why}, so it was "
+                "not retried; check the node's state before trying again"
+            ) from None
+        proxy = self.proxy(node, fresh=not callable(idempotent))
         try:
             return getattr(proxy, member)(*args, **kwargs)
         except NETWORK_ERRORS as exc:

@@ -144,4 +144,6 @@ class Facade:
             "dispatch": self._stage.dispatch,
             "store": {"writes": node.store.writes, "commits": node.store.commits},
             "draw_error": self._stage.draw_error,
+            "registration": (node.registrar.report() if node.registrar is not None
+                             else {"registered": False, "conflict": None}),
         }

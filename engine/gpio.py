@@ -87,7 +87,23 @@ class Buttons:
             return True
         done: Future[Any] = Future()
         self.sink(button, at, done)
-        done.result(timeout=self.timeout)
+        try:
+            done.result(timeout=self.timeout)
+        except TimeoutError:
+            if done.cancel():  # still queued: the main loop will skip it
+                with self._count:
+                    self.presses -= 1
+                raise TimeoutError(
+                    f"button {button!r}: the node did not get to the press within "
+                    f"{self.timeout:g} s (its main loop is busy); the press was dropped"
+                ) from None
+            if not done.done():  # the main loop took it, a plugin is still at it
+                raise TimeoutError(
+                    f"button {button!r}: the press was not finished within {self.timeout:g} s "
+                    "(a plugin is taking too long); it is still being applied and may yet "
+                    "take effect"
+                ) from None
+            done.result()  # finished just now: its outcome after all
         return True
 
     def key(self, index: int) -> str | None:
@@ -97,6 +113,7 @@ class Buttons:
 
 class Backend(Protocol):
     name: str
+    keys: bool  # window keys act as buttons (only the simulator)
 
     def watch(self, button: ButtonPin, on_edge: Callable[[float], None]) -> None: ...
     def output(self, pin: int) -> None: ...
@@ -106,9 +123,11 @@ class Backend(Protocol):
 
 
 class NoBackend:
-    """No pins at all: ``press()`` over Pyro still works. Outputs are remembered, not driven."""
+    """No pins and no keys: ``press()`` over Pyro is the only button input. Outputs are
+    remembered, not driven."""
 
     name = "none"
+    keys = False
 
     def __init__(self) -> None:
         self.levels: dict[int, bool] = {}
@@ -133,12 +152,14 @@ class SimBackend(NoBackend):
     """Simulated buttons: keys in the window (see ``Buttons.key``) and ``press()``."""
 
     name = "sim"
+    keys = True
 
 
 class RpiBackend:
     """Real pins through ``RPi.GPIO`` (on a Pi 5 / Bookworm that module is rpi-lgpio)."""
 
     name = "rpi"
+    keys = False
 
     def __init__(self) -> None:
         import RPi.GPIO as GPIO

@@ -98,11 +98,14 @@ class Behaviour:
 
     @classmethod
     def command_specs(cls) -> dict[str, CommandSpec]:
+        """Every declared command by name; ``TypeError`` if a parameter's type cannot be
+        resolved or checked (the registry calls this when a plugin registers the class)."""
         specs: dict[str, CommandSpec] = {}
         for klass in reversed(cls.__mro__):
             for attr in vars(klass).values():
                 spec = getattr(attr, "__pyrostage_command__", None)
                 if spec is not None:
+                    spec.signature.resolve()
                     specs[spec.name] = spec
         return specs
 

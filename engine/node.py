@@ -142,6 +142,9 @@ class Node:
         self.stage.post_press(button, at, done)
 
     def _key(self, key: int, at: float) -> None:
+        """A key in the window: a button press only on the simulated backend."""
+        if not self.pins.backend.keys:
+            return
         index = KEY_BUTTONS.get(key)
         name = self.buttons.key(index) if index is not None else None
         if name is not None:

@@ -118,6 +118,7 @@ def collect(pm: pluggy.PluginManager) -> Registry:
                 raise TypeError(f"plugin {plugin!r} registered {cls!r}, which is not a Mode")
             if not (isinstance(cls, type) and issubclass(cls, Behaviour)) or not cls.name:
                 raise TypeError(f"plugin {plugin!r} registered {cls!r} without a name")
+            cls.command_specs()  # a command whose types cannot be checked fails here
             if cls.name in registry.source:
                 log.warning(
                     "%s %r from plugin %r replaces the one from %r",

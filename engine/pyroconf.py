@@ -12,6 +12,7 @@ import socket
 from typing import TYPE_CHECKING, Any
 
 import Pyro4
+import Pyro4.constants
 import Pyro4.core
 import Pyro4.errors
 import Pyro4.message
@@ -46,7 +47,8 @@ def _as_plain_dict(classname: str, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def harden(max_message: int = MAX_MESSAGE_SIZE) -> None:
-    """Serpent only (never pickle), bounded messages, a pool for 64+ controllers, no traces.
+    """Serpent only (never pickle), bounded messages, a pool for 64+ controllers, no traces,
+    no thread per oneway call.
 
     COMMTIMEOUT stays 0: Pyro4 proxies do not reconnect after a server-side close, so a
     timeout would break idle plain clients.
@@ -61,6 +63,7 @@ def harden(max_message: int = MAX_MESSAGE_SIZE) -> None:
     config.COMMTIMEOUT = 0.0
     config.SOCK_NODELAY = True
     config.SERVERTYPE = "thread"
+    config.ONEWAY_THREADED = False  # oneway calls run in order on their connection's worker
     for classname in _NOT_REBUILT:
         Pyro4.util.SerializerBase.register_dict_to_class(classname, _as_plain_dict)
 
@@ -148,9 +151,21 @@ def _capped_first_message(recv: Any) -> Any:
     return recv_checked
 
 
+def _cannot_serve(exc: OSError, host: str, port: int) -> OSError:
+    """``exc`` saying where: "cannot serve on 127.0.0.1:9090: Address already in use"."""
+    where = f"{host}:{port}" if port else host
+    clear = OSError(f"cannot serve on {where}: {exc.strerror or exc}")
+    clear.errno = exc.errno
+    return clear
+
+
 def serve_daemon(host: str, port: int, hmac_key: bytes | None) -> Pyro4.core.Daemon:
     """A Pyro daemon on host:port, secured (see ``secure_daemon``)."""
-    return secure_daemon(Pyro4.Daemon(host=host, port=port), hmac_key)
+    try:
+        daemon = Pyro4.Daemon(host=host, port=port)
+    except OSError as exc:
+        raise _cannot_serve(exc, host, port) from None
+    return secure_daemon(daemon, hmac_key)
 
 
 def proxy(uri: Any, hmac_key: bytes | None = None, timeout: float | None = None) -> Pyro4.Proxy:
@@ -184,38 +199,64 @@ def key_refusal(exc: BaseException, who: str, hmac_key: bytes | None) -> Permiss
     )
 
 
-def locate_ns(
-    host: str | None, port: int | None, hmac_key: bytes | None = None, broadcast: bool = False
-) -> Pyro4.Proxy:
-    """The name server at host:port (``PYRO_NS_HOST``/``PYRO_NS_PORT`` when None).
+NS_TIMEOUT = 3.0
+"""Seconds the name server gets to answer: a hung or half-open one must not hold a node's
+registrar, its exit or a controller forever (COMMTIMEOUT stays 0 for everything else)."""
 
-    A name server that refuses this side's HMAC key raises ``PermissionError`` saying so.
+DEFAULT_ROUTE_PROBE = ("198.51.100.1", 9)
+"""Any address outside the LAN (TEST-NET-2): a UDP connect to it picks the default route's
+source address and sends nothing."""
+
+
+def locate_ns(
+    host: str | None, port: int | None, hmac_key: bytes | None = None,
+    timeout: float = NS_TIMEOUT,
+) -> Pyro4.Proxy:
+    """The name server at host:port (``PYRO_NS_HOST``/``PYRO_NS_PORT`` when None), bound.
+
+    Never broadcasts. One that does not answer within ``timeout`` raises ``NamingError``, as
+    Pyro's own lookup does when there is none; one that refuses this side's HMAC key raises
+    ``PermissionError`` saying so. The proxy keeps ``timeout`` for its calls.
     """
+    config: Any = Pyro4.config
+    host = host or config.NS_HOST
+    port = port or config.NS_PORT
+    where = f"{host}:{port}"
+    address = f"[{host}]" if ":" in str(host) else host
+    ns = proxy(f"PYRO:{Pyro4.constants.NAMESERVER_NAME}@{address}:{port}", hmac_key, timeout)
     try:
-        return Pyro4.locateNS(host=host, port=port, broadcast=broadcast, hmac_key=hmac_key)
-    except Pyro4.errors.NamingError as exc:
-        config: Any = Pyro4.config
-        where = f"{host or config.NS_HOST}:{port or config.NS_PORT}"
+        ns._pyroBind()
+    except (Pyro4.errors.PyroError, OSError) as exc:
+        ns._pyroRelease()
         refusal = key_refusal(exc, f"the name server at {where}", hmac_key)
         if refusal is not None:
             raise refusal from None
-        raise
+        raise Pyro4.errors.NamingError(f"no name server answered at {where}: {exc}") from exc
+    return ns
 
 
 def lan_address(ns_host: str | None, ns_port: int | None) -> str:
-    """The local address through which the name server is reached (for ``--host auto``)."""
+    """The local address other machines reach this one by (for ``--host auto``).
+
+    With a name server elsewhere, the address the route to it leaves from; with none given (or
+    one on this machine, e.g. ``--embedded-ns``), the default route's. 127.0.0.1 only when
+    there is no network at all, with a warning.
+    """
     config: Any = Pyro4.config
     host = ns_host or config.NS_HOST
-    port = ns_port or config.NS_PORT
-    if host in ("localhost", "127.0.0.1", "::1"):
-        return "127.0.0.1"
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        try:
-            s.connect((host, port))
-            return str(s.getsockname()[0])
-        except OSError:
-            s.connect(("10.255.255.255", 1))  # no packet is sent for a UDP connect
-            return str(s.getsockname()[0])
+    targets = [] if is_loopback(host) else [(host, ns_port or config.NS_PORT)]
+    for target in [*targets, DEFAULT_ROUTE_PROBE]:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.connect(target)  # no packet is sent for a UDP connect
+            except OSError:
+                continue
+            address = str(s.getsockname()[0])
+        if address != "0.0.0.0":
+            return address
+    log.warning("--host auto: this machine has no network route; serving on 127.0.0.1, "
+                "which only this machine can reach")
+    return "127.0.0.1"
 
 
 def is_loopback(host: str) -> bool:
@@ -229,6 +270,9 @@ def serve_ns(
     import Pyro4.naming
 
     warn_if_exposed(host, hmac_key, "the name server")
-    uri, daemon, bc = Pyro4.naming.startNS(host=host, port=port, enableBroadcast=False,
-                                           hmac=hmac_key)
+    try:
+        uri, daemon, bc = Pyro4.naming.startNS(host=host, port=port, enableBroadcast=False,
+                                               hmac=hmac_key)
+    except OSError as exc:
+        raise _cannot_serve(exc, host, port) from None
     return uri, secure_daemon(daemon, hmac_key), bc

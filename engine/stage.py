@@ -343,6 +343,8 @@ class Stage:
             kind = task[0]
             if kind == "press":
                 _, button, at, done = task
+                if done is not None and not done.set_running_or_notify_cancel():
+                    continue  # its caller gave up waiting and dropped it
                 try:
                     self._press(button, at)
                     if done is not None:

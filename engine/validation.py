@@ -114,7 +114,7 @@ def _digits(value: int) -> int:
 def _tuple_items(tp: Any) -> tuple[list[Any], bool]:
     """The item types of a tuple type and whether it is ``tuple[X, ...]`` (any length)."""
     args = get_args(tp)
-    if not args and get_origin(tp) is None:  # plain ``tuple``
+    if not hasattr(tp, "__args__"):  # plain ``tuple`` or ``typing.Tuple``, not ``tuple[()]``
         return [Any], True
     if len(args) == 2 and args[1] is Ellipsis:
         return [args[0]], True
@@ -169,8 +169,8 @@ def check_type(tp: Any) -> None:
         for option in args:
             check_type(option)
         return
-    if origin is list and len(args) == 1:
-        check_type(args[0])
+    if origin is list and len(args) <= 1:  # list[X], or typing.List
+        check_type(args[0] if args else Any)
         return
     if origin is tuple:
         items, _variable = _tuple_items(tp)
@@ -179,7 +179,7 @@ def check_type(tp: Any) -> None:
                 raise TypeError(f"{tp!r}: '...' may only follow a single item type")
             check_type(item)
         return
-    raise TypeError(f"{_shown(tp)} is not a type commands can check")
+    raise TypeError(f"{_shown(tp)} is not a type a command can declare")
 
 
 def _shown(tp: Any) -> str:
@@ -309,9 +309,8 @@ def _tuple(name: str, value: Any, tp: Any) -> tuple[Any, ...]:
         )
     if len(value) != len(items):
         raise ValueError(f"{name} must have exactly {expected}, got {len(value)}: {short(value)}")
-    return tuple(
-        coerce(f"{name}[{i}]", item, kind) for i, (item, kind) in enumerate(zip(value, items))
-    )
+    pairs = enumerate(zip(value, items, strict=True))
+    return tuple(coerce(f"{name}[{i}]", item, kind) for i, (item, kind) in pairs)
 
 
 def _outer(tp: Any) -> type | tuple[type, ...]:
@@ -463,8 +462,7 @@ class Signature:
                 check_type(annotation)
             except TypeError as exc:
                 raise TypeError(
-                    f"command {self.func.__qualname__}: parameter {p.name!r} is declared as "
-                    f"{_shown(annotation)}, which validation cannot check ({exc}); "
+                    f"command {self.func.__qualname__}: parameter {p.name!r}: {exc}; "
                     f"supported types: {SUPPORTED}"
                 ) from None
             params.append(Param(p.name, annotation, p.default))

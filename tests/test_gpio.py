@@ -12,7 +12,7 @@ import pytest
 from conftest import RunningNode, pixel, wait_for
 from fake_gpio import FakeGPIO, install
 
-from engine import Behaviour, command, hookimpl
+from engine import Behaviour, Mode, command, hookimpl
 from engine.gpio import Debouncer
 from engine.plugins import get_plugin_manager
 
@@ -396,3 +396,121 @@ def test_fake_gpio_honours_bouncetime_like_rpi_gpio(gpio):
     gpio.wait_idle()
     assert hits == [MAIN]
     assert len(gpio.edges) == 5 and len(gpio.reported(MAIN)) == 1
+
+
+# -- press() when the main loop is busy -----------------------------------------------------
+
+
+class Gate:
+    """Shared between a test and its throwaway mode: when a frame or a press blocks."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.block_draw = False
+        self.block_press = False
+        self.pressed: list[str] = []
+
+
+def sleepy_plugin(gate: Gate) -> object:
+    """A throwaway mode whose next frame (or press) holds the main loop for up to 3 s."""
+
+    class Sleepy(Mode):
+        name = "sleepy"
+
+        @command
+        def stall(self) -> None:
+            """Make the next frame take up to 3 s (a slow draw)."""
+            gate.block_draw = True
+
+        @command
+        def count(self) -> int:
+            """How many presses this mode has seen."""
+            return len(gate.pressed)
+
+        def draw(self, surface: Any) -> None:
+            surface.fill((0, 0, 0))
+            if gate.block_draw:
+                gate.block_draw = False
+                gate.entered.set()
+                gate.release.wait(3)
+
+        def on_button(self, button: str, at: float) -> None:
+            gate.pressed.append(button)
+            if gate.block_press:
+                gate.block_press = False
+                gate.entered.set()
+                gate.release.wait(3)
+
+    class Plugin:
+        @hookimpl
+        def register_modes(self, register: Callable[[type[Mode]], None]) -> None:
+            register(Sleepy)
+
+    return Plugin()
+
+
+@pytest.fixture
+def sleepy(start_node: Callable[..., RunningNode]) -> Iterator[tuple[Gate, Any]]:
+    gate = Gate()
+    pm, _ = get_plugin_manager()
+    pm.register(sleepy_plugin(gate), name="sleepy")
+    node = start_node(pm=pm, gpio="sim", mode="sleepy")
+    with node.proxy() as proxy:
+        proxy._pyroTimeout = 30  # a hang guard only
+        yield gate, proxy
+    gate.release.set()
+
+
+def test_a_press_the_busy_loop_never_got_to_times_out_clearly_and_is_dropped(sleepy):
+    gate, proxy = sleepy
+    assert proxy.mode == "sleepy"
+    proxy.call("stall")
+    assert gate.entered.wait(10)  # the main loop is stuck in a frame
+    with pytest.raises(TimeoutError) as info:
+        proxy.press()
+    message = str(info.value)
+    assert "within 2 s" in message and "the press was dropped" in message
+    gate.release.set()
+    proxy.snapshot()  # the loop has recovered and gone through its queue
+    assert gate.pressed == []  # the press never reached the mode ...
+    assert proxy.call("count") == 0
+    assert proxy.status()["gpio"]["presses"] == 0  # ... and is not counted
+    assert proxy.press() is True  # the next press goes through as usual
+    assert gate.pressed == ["main"]
+
+
+def test_a_press_a_plugin_is_still_handling_says_it_may_yet_take_effect(sleepy):
+    gate, proxy = sleepy
+    gate.block_press = True
+    with pytest.raises(TimeoutError) as info:
+        proxy.press()
+    assert "still being applied" in str(info.value)
+    assert gate.entered.is_set()
+    gate.release.set()
+    wait_for(lambda: proxy.call("count") == 1)
+    assert gate.pressed == ["main"]
+    assert proxy.status()["gpio"]["presses"] == 1
+
+
+# -- window keys -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("backend", "counted"), [("sim", 1), ("none", 0)])
+def test_only_the_sim_backend_turns_window_keys_into_presses(start_node, backend, counted):
+    node = start_node(gpio=backend, debounce_ms=60_000)
+    node.node._key(ord(" "), time.monotonic())  # what the window's key handler calls
+    node.node._key(ord("1"), time.monotonic())  # no further button on this node: nothing
+    with node.proxy() as proxy:
+        assert proxy.status()["gpio"]["presses"] == counted
+        assert proxy.press() is (counted == 0)  # a key press opened the debounce window
+
+
+def test_window_keys_are_not_buttons_on_real_pins(gpio, pi):
+    pi.node._key(ord(" "), time.monotonic())
+    pi.node._key(ord("1"), time.monotonic())
+    with pi.proxy() as proxy:
+        assert proxy.status()["gpio"]["presses"] == 0
+        press(gpio)
+        settled(gpio, proxy)
+        assert proxy.status()["gpio"]["presses"] == 1

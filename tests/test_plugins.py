@@ -160,3 +160,65 @@ def test_every_hook_is_documented():
 def test_hooks_use_the_project_prefix():
     for name, _ in _hookspecs():
         assert name.startswith(("pyrostage_", "register_")), name
+
+
+# -- a command declaring a type validation cannot check ------------------------------------
+
+
+class Ledger(Mode):
+    """A throwaway mode whose command declares a type defined later in this module, so it
+    is resolved (and refused) when the plugin registers, not when the class is made."""
+
+    name = "ledger"
+
+    @command
+    def set_entries(self, entries: Entries) -> None:
+        """Keep some entries."""
+
+    def draw(self, surface: pygame.Surface) -> None:
+        surface.fill((0, 0, 0))
+
+
+Entries = dict[str, int]
+
+
+class LedgerPlugin:
+    @hookimpl
+    def register_modes(self, register):
+        register(Ledger)
+
+
+class DictPlugin:
+    @hookimpl
+    def register_modes(self, register):
+        class Drawer(Mode):
+            name = "drawer"
+
+            @command
+            def put(self, things: dict) -> None:
+                """Keep a dict (which callers cannot be checked against)."""
+
+            def draw(self, surface: pygame.Surface) -> None:
+                surface.fill((0, 0, 0))
+
+        register(Drawer)
+
+
+def test_a_command_declaring_an_unsupported_type_is_skipped_at_registration(start_node, caplog):
+    pm, _ = get_plugin_manager()
+    pm.register(DictPlugin(), name="dict-plugin")
+    pm.register(LedgerPlugin(), name="ledger-plugin")
+    pm.register(StripesPlugin(), name="stripes-test")
+    node = start_node(pm=pm)
+    with node.proxy() as p:
+        modes = p.modes()
+        assert "drawer" not in modes and "ledger" not in modes
+        assert {"colorsquare", "scoreboard", "timer", "stripes"} <= set(modes)
+        assert p.switch("stripes") == "stripes"
+        assert p.call("set_width", 20) == 20
+    assert "plugin 'dict-plugin' failed while registering" in caplog.text
+    assert "command DictPlugin.register_modes.<locals>.Drawer.put: parameter 'things': dict " \
+           "is not a type a command can declare; supported types: int, float" in caplog.text
+    assert "plugin 'ledger-plugin' failed while registering" in caplog.text
+    assert "command Ledger.set_entries: parameter 'entries': dict[str, int] is not a type" \
+        in caplog.text

@@ -185,7 +185,7 @@ def test_two_live_nodes_with_the_same_name_do_not_take_each_others_entry(
         errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
         assert errors, "no error logged"
         assert first.split("@")[1] in errors[0] and clone.uri.split("@")[1] in errors[0]
-        assert "name" in errors[0]
+        assert "its own `name`" in errors[0]
         kill9(proc)
     wait_for(lambda: registered_uri(name_server) == clone.uri, timeout=GUARD)
     with clone.proxy() as p:

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Any, Optional
+
 import pytest
 from conftest import pixel
+
+from engine import Behaviour, Convert, Length, Printable, Range, command, hookimpl
+from engine.plugins import get_plugin_manager
+from engine.validation import Signature, type_name
 
 BAD = [
     # (args, kwargs, exception, words in the message)
@@ -76,3 +82,237 @@ def test_non_string_command_and_bad_switch(proxy):
 def test_reads_take_no_arguments(proxy):
     with pytest.raises(TypeError, match=r"get_color\(\): too many positional arguments"):
         proxy.call("get_color", 1)
+
+
+# -- huge integers, and checks that fail in unexpected ways -------------------------------
+
+
+def test_huge_int_for_the_countdown_is_a_clear_value_error(proxy):
+    before = proxy.status()["state"]
+    for seconds in (10**400, -(10**400)):
+        with pytest.raises(ValueError) as info:
+            proxy.call("timer.countdown", seconds)
+        message = str(info.value)
+        assert "timer.countdown: seconds must be a finite number" in message
+        assert "between 0.1 and 86400" in message  # what is accepted
+        assert "401 digits" in message
+    with pytest.raises(ValueError, match=r"timer\.countdown: seconds must be between"):
+        proxy.call("timer.countdown", 10**300)  # fits in a float, out of range
+    assert proxy.status()["state"] == before
+    assert proxy.call("timer.running") is False
+
+
+class Gauges(Behaviour):
+    """A throwaway plugin with float parameters of every shape, and a converter with a bug."""
+
+    name = "gauges"
+
+    @command
+    def plain(self, x: float) -> float:
+        return x
+
+    @command
+    def maybe(self, x: float | None = None) -> float | None:
+        return x
+
+    @command
+    def many(self, xs: list[float]) -> list[float]:
+        return xs
+
+    @command
+    def pair(self, xy: tuple[float, float]) -> list[float]:
+        return list(xy)
+
+    @command
+    def keyword(self, label: str = "", scale: float = 1.0) -> float:
+        return scale
+
+    @command
+    def buggy(self, thing: Annotated[str, Convert(lambda v: {}[v], "thing")]) -> str:
+        """Its converter raises KeyError for every value: a plugin bug, not a caller's."""
+        return thing
+
+    @command
+    def attribute_bug(self, thing: Annotated[Any, Convert(lambda v: v.nope, "thing")]) -> Any:
+        return thing
+
+
+class GaugesPlugin:
+    @hookimpl
+    def register_commands(self, register):
+        register(Gauges)
+
+
+@pytest.fixture
+def gauges(start_node):
+    pm, _ = get_plugin_manager()
+    pm.register(GaugesPlugin(), name="gauges")
+    node = start_node(pm=pm)
+    with node.proxy() as p:
+        yield p
+
+
+HUGE = 10**400
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "kwargs", "where"),
+    [
+        ("gauges.plain", (HUGE,), {}, "x"),
+        ("gauges.plain", (), {"x": -HUGE}, "x"),
+        ("gauges.maybe", (HUGE,), {}, "x"),
+        ("gauges.many", ([1.5, HUGE],), {}, "xs[1]"),
+        ("gauges.pair", ([HUGE, 2],), {}, "xy[0]"),
+        ("gauges.keyword", ("a",), {"scale": HUGE}, "scale"),
+    ],
+)
+def test_huge_int_for_any_float_parameter(gauges, command, args, kwargs, where):
+    with pytest.raises(ValueError) as info:
+        gauges.call(command, *args, **kwargs)
+    assert f"{command}: {where} must be a finite number" in str(info.value)
+    assert gauges.call("gauges.plain", 2**1000) == float(2**1000)  # big, but a float
+    assert gauges.call("gauges.plain", 3) == 3.0
+
+
+def test_a_check_that_fails_oddly_still_gives_a_value_or_type_error(gauges, caplog):
+    with pytest.raises(ValueError) as info:
+        gauges.call("gauges.buggy", "x")
+    assert "gauges.buggy: thing was refused (KeyError" in str(info.value)
+    with pytest.raises(TypeError) as info:
+        gauges.call("gauges.attribute_bug", 5)
+    assert "gauges.attribute_bug: thing was refused (AttributeError" in str(info.value)
+    assert gauges.call("gauges.plain", 1) == 1.0  # the node carries on
+    assert "gauges.buggy: checking thing raised KeyError" in caplog.text  # the bug is logged
+
+
+# -- declared types are checked when the command is declared ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("annotation", "words"),
+    [
+        (dict, "dict is not a type a command can declare"),
+        (dict[str, int], "dict[str, int] is not a type"),
+        (list[set[int]], "set[int] is not a type"),
+        (int | dict, "dict is not a type"),
+        (Annotated[int, Length(1, 3)], "checks str, bytes, lists and tuples only, not int"),
+        (Annotated[str, Range(0, 1)], "checks numbers (int, float) only, not str"),
+        (Annotated[list[str], Printable()], "checks str only"),
+        (Annotated[str, "just a note"], "'just a note' is not a check"),
+        (object, "object is not a type"),
+    ],
+)
+def test_unsupported_declared_types_fail_at_decoration(annotation, words):
+    def things(self, stuff):
+        return stuff
+
+    things.__annotations__ = {"stuff": annotation}
+    with pytest.raises(TypeError) as info:
+        command(things)
+    message = str(info.value)
+    assert "things" in message and "parameter 'stuff'" in message
+    assert words in message
+    assert "supported types: int, float, str, bool, bytes" in message
+
+
+SUPPORTED_TYPES = [
+    int, float, str, bool, bytes, None, Any, list, tuple, list[int], tuple[int, str],
+    tuple[float, ...], int | None, Optional[list[str]], str | list[int],  # noqa: UP045
+    Annotated[int, Range(0, 5)], Annotated[str, Length(1, 3), Printable()],
+    Annotated[str | None, Length(1, 3)], Annotated[tuple[int, ...], Length(0, 4)],
+    Annotated[str, Convert(int, "int"), Range(0, 5)],
+]
+
+
+@pytest.mark.parametrize("annotation", SUPPORTED_TYPES)
+def test_supported_declared_types_are_accepted(annotation):
+    def things(self, stuff):
+        return stuff
+
+    things.__annotations__ = {"stuff": annotation}
+    assert command(things).__pyrostage_command__.signature.params[0].name == "stuff"
+
+
+def test_a_forward_reference_is_resolved_later_and_checked_then():
+    class Later(Behaviour):
+        name = "later"
+
+        @command
+        def keep(self, stuff: NotYetDefined) -> None:  # defined below, on purpose
+            pass
+
+    global NotYetDefined
+    NotYetDefined = dict[str, int]
+    try:
+        with pytest.raises(TypeError, match=r"Later.keep: parameter 'stuff': dict\[str, int\]"):
+            Later.command_specs()
+    finally:
+        del NotYetDefined
+
+
+def test_an_unresolvable_forward_reference_fails_when_the_commands_are_listed():
+    class Never(Behaviour):
+        name = "never"
+
+        @command
+        def keep(self, stuff: NoSuchName) -> None:  # noqa: F821 - never defined, on purpose
+            pass
+
+    with pytest.raises(TypeError, match=r"Never\.keep: its type hints cannot be resolved"):
+        Never.command_specs()
+
+
+# -- tuples ---------------------------------------------------------------------------------
+
+
+def bind(annotation: Any, value: Any) -> Any:
+    def spot(self, where):
+        return where
+
+    spot.__annotations__ = {"where": annotation}
+    return Signature(spot).bind("m.spot", (value,), {})["where"]
+
+
+def test_fixed_length_tuples_check_length_and_each_position():
+    assert bind(tuple[int, str], [3, "a"]) == (3, "a")
+    assert bind(tuple[int, str], (3, "a")) == (3, "a")
+    with pytest.raises(TypeError, match=r"m.spot: where\[1\] must be a string, got int 4"):
+        bind(tuple[int, str], [3, 4])
+    with pytest.raises(TypeError, match=r"m.spot: where\[0\] must be an integer"):
+        bind(tuple[int, str], ["3", "a"])
+    with pytest.raises(ValueError, match=r"where must have exactly 2 items \(tuple\[int, int\]\), "
+                       r"got 3"):
+        bind(tuple[int, int], [1, 2, 3])
+    with pytest.raises(ValueError, match="exactly 2 items"):
+        bind(tuple[int, int], [1])
+    with pytest.raises(TypeError, match=r"where must be a list of 2 items \(tuple\[int, int\]\)"):
+        bind(tuple[int, int], "12")
+    assert bind(tuple[()], []) == ()
+    with pytest.raises(ValueError, match="exactly 0 items"):
+        bind(tuple[()], [1])
+    assert bind(tuple[int, int] | None, None) is None
+    with pytest.raises(ValueError, match="exactly 2 items"):
+        bind(tuple[int, int] | None, [1, 2, 3])
+
+
+def test_variable_length_tuples_check_every_item():
+    assert bind(tuple[int, ...], []) == ()
+    assert bind(tuple[int, ...], [1, 2, 3]) == (1, 2, 3)
+    with pytest.raises(TypeError, match=r"where\[2\] must be an integer"):
+        bind(tuple[int, ...], [1, 2, "3"])
+    with pytest.raises(TypeError, match="where must be a list of int"):
+        bind(tuple[int, ...], 5)
+    assert bind(tuple, [1, "a"]) == (1, "a")
+    assert bind(Annotated[tuple[int, ...], Length(1, 2)], [7]) == (7,)
+    with pytest.raises(ValueError, match="must have 1 to 2"):
+        bind(Annotated[tuple[int, ...], Length(1, 2)], [1, 2, 3])
+
+
+def test_type_names_describe_tuples():
+    assert type_name(tuple[int, int]) == "tuple[int, int]"
+    assert type_name(tuple[int, str]) == "tuple[int, str]"
+    assert type_name(tuple[float, ...]) == "tuple[float, ...]"
+    assert type_name(tuple) == "tuple[any, ...]"
+    assert type_name(tuple[()]) == "tuple[()]"
+    assert type_name(list[int]) == "list[int]"
+    assert type_name(tuple[int, int] | None) == "tuple[int, int]|None"
