@@ -81,6 +81,7 @@ class Stage:
         self.source = "controller"
         self.draw_error: str | None = None
         self._bad_deadlines: set[str] = set()
+        self._bad_animating: set[str] = set()
 
         config = plugin_config or {}
         self.behaviours: dict[str, Behaviour] = {}
@@ -330,7 +331,7 @@ class Stage:
                 f"node {self.name!r}: the main loop did not answer within {self.timeout:g} s"
             ) from None
 
-    def run_tasks(self, surface: Any, draw: Callable[[], None] | None = None) -> None:
+    def run_tasks(self, surface: Any, draw: Callable[[], Any]) -> None:
         """Apply queued presses and changes; serve jobs (snapshots) from an up-to-date frame
         (``draw`` brings the screen up to date first when something changed)."""
         jobs = []
@@ -371,10 +372,7 @@ class Stage:
             except Exception:
                 log.exception("could not commit the state")
         if jobs and self._dirty:
-            if draw is not None:
-                draw()
-            else:
-                self.draw(surface)
+            draw()
         for _, job, done in jobs:
             if done.set_running_or_notify_cancel():
                 try:
@@ -395,7 +393,9 @@ class Stage:
         try:
             return bool(self.active.animating())
         except Exception:
-            log.exception("mode %r failed in animating()", self.active.name)
+            if self.active.name not in self._bad_animating:  # once, not once per frame
+                self._bad_animating.add(self.active.name)
+                log.exception("mode %r failed in animating()", self.active.name)
             return False
 
     def tick(self, mode: Mode | None = None) -> None:
@@ -405,6 +405,8 @@ class Stage:
         if tick is not None:
             try:
                 self.apply(lambda: tick(self.clock()), source="tick", owner=mode)
+            except TimeoutError:
+                log.debug("tick of %r skipped: the engine is busy", mode.name)
             except Exception:
                 log.exception("mode %r failed in tick()", mode.name)
 
