@@ -62,6 +62,7 @@ class Config:
     timeout: float = 2.0
     gpio: str = "auto"
     debounce_ms: int = 200
+    release_ms: int = 50  # a held button is armed again once released this long in a row
     buttons: dict[str, dict[str, Any]] = field(
         default_factory=lambda: {"main": {"pin": 14, "pull": "up", "edge": "falling"}}
     )
@@ -132,8 +133,9 @@ def load(path: str | Path | None = None, **overrides: Any) -> Config:
             setattr(cfg, key, display[key])
     if "backend" in gpio:
         cfg.gpio = gpio["backend"]
-    if "debounce_ms" in gpio:
-        cfg.debounce_ms = int(gpio["debounce_ms"])
+    for key in ("debounce_ms", "release_ms"):
+        if key in gpio:
+            setattr(cfg, key, int(gpio[key]))
     if "buttons" in gpio:
         cfg.buttons = _pins(gpio["buttons"])
     if "outputs" in gpio:

@@ -5,6 +5,12 @@ with the monotonic time taken first thing in the callback, and edges within the 
 it are ignored. ``bouncetime`` is never passed to RPi.GPIO: rpi-lgpio implements it by waiting
 for a stable signal, which would delay every press by the whole window. Accepted edges are
 posted to the stage's queue, so plugins never run on a GPIO thread.
+
+A window alone cannot cover a button held down for longer than it: the contact chatters as it
+opens and its edges would count as a new press. So on a backend that can read its pins, a
+pressed button is *held* and ignores its pin's edges until the pin has read released for a
+settle time (``gpio.release_ms``) in a row; a small watcher thread, one per node and asleep
+while no button is held, reads the held pins and re-arms them.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from typing import Any, Protocol
 log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "rpi", "sim", "none")
+RELEASE = 0.05  # s a pin must read released, in a row, before its button is armed again
+HELD_POLL = 0.02  # s between reads of a pin that still reads pressed
 Sink = Callable[[str, float, "Future[Any] | None"], None]
 
 
@@ -119,6 +127,9 @@ class Backend(Protocol):
     def output(self, pin: int) -> None: ...
     def write(self, pin: int, high: bool) -> None: ...
     def read(self, pin: int) -> bool: ...
+    def released(self, button: ButtonPin) -> bool | None:
+        """Whether the button's pin is at its idle level now; None: this backend has no
+        levels (its buttons are armed again by the debounce window alone)."""
     def cleanup(self) -> None: ...
 
 
@@ -143,6 +154,9 @@ class NoBackend:
 
     def read(self, pin: int) -> bool:
         return self.levels.get(pin, False)
+
+    def released(self, button: ButtonPin) -> bool | None:
+        return None
 
     def cleanup(self) -> None:
         self.levels.clear()
@@ -194,6 +208,10 @@ class RpiBackend:
 
     def read(self, pin: int) -> bool:
         return bool(self.GPIO.input(pin))
+
+    def released(self, button: ButtonPin) -> bool:
+        # a falling-edge button is pressed when low, so it rests high (and the other way round)
+        return bool(self.GPIO.input(button.pin)) == button.falling
 
     def cleanup(self) -> None:
         for pin in self.pins:
@@ -275,6 +293,118 @@ class Outputs:
                     self.backend.write(pin, False)
 
 
+@dataclass
+class Hold:
+    """A button that was pressed and is not armed again yet."""
+
+    pin: ButtonPin
+    edge: float  # monotonic time of the last press edge seen on its pin
+    since: float | None = None  # the first read since then that found the pin released
+
+
+class ReleaseWatch:
+    """Arms a button again only once its pin has read released for ``settle`` s in a row.
+
+    ``press`` (on the backend's edge thread) holds a button; one watcher thread reads the held
+    pins, every ``HELD_POLL`` s while they read pressed and a few times per settle time once
+    they read released, and re-arms a pin when it has stayed released that long with no press
+    edge in between. No button held: the thread sleeps on a condition and reads nothing.
+    The callbacks of a pin's edges must reach ``press`` within the settle time (RPi.GPIO's
+    take well under a millisecond). Buttons whose backend has no levels are never held.
+    """
+
+    def __init__(self, backend: Backend, settle: float = RELEASE):
+        if not 0 <= settle <= 5:
+            raise ValueError(f"gpio release_ms must be between 0 and 5000, got {settle * 1000:g}")
+        self.backend = backend
+        self.settle = settle
+        self.fine = max(0.002, min(HELD_POLL, settle / 5))
+        self._pins: dict[str, ButtonPin] = {}
+        self._held: dict[str, Hold] = {}
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    def add(self, pin: ButtonPin) -> None:
+        """Watch the levels of ``pin`` (a button stuck down already is held from the start)."""
+        released = self.backend.released(pin)
+        if released is None:
+            return
+        self._pins[pin.name] = pin
+        if not released:
+            self._held[pin.name] = Hold(pin, time.monotonic())
+
+    def start(self) -> None:
+        if self._pins and self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="pyrostage-gpio-release",
+                                            daemon=True)
+            self._thread.start()
+
+    def press(self, name: str, at: float) -> bool:
+        """A press edge on the pin of ``name`` at ``at``: True if the button was armed (the
+        edge may count, the debounce window permitting); either way the button is held."""
+        pin = self._pins.get(name)
+        if pin is None:
+            return True
+        with self._cond:
+            hold = self._held.get(name)
+            if hold is None:
+                self._held[name] = Hold(pin, at)
+                self._cond.notify()
+                return True
+            hold.edge = max(hold.edge, at)
+            hold.since = None  # the pin was pressed again: the settle time starts over
+            return False
+
+    def held(self) -> list[str]:
+        with self._cond:
+            return sorted(self._held)
+
+    def _released(self, pin: ButtonPin) -> bool:
+        try:
+            return self.backend.released(pin) is not False
+        except Exception:  # the pin is gone (cleaned up under us): do not keep it held
+            log.exception("button %r: cannot read GPIO%d", pin.name, pin.pin)
+            return True
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._held or self._stopping)
+                if self._stopping:
+                    return
+                pins = [hold.pin for hold in self._held.values()]
+            now = time.monotonic()
+            levels = {pin.name: self._released(pin) for pin in pins}  # no lock: edges go on
+            with self._cond:
+                settling = False
+                for name, released in levels.items():
+                    hold = self._held.get(name)
+                    if hold is None or hold.edge > now:  # an edge since the read: read again
+                        continue
+                    if not released:
+                        hold.since = None
+                        continue
+                    if hold.since is None:
+                        hold.since = now
+                    if now - hold.since >= self.settle:
+                        del self._held[name]  # released long enough: armed again
+                    else:
+                        settling = True
+                if self._held and not self._stopping:
+                    self._cond.wait(self.fine if settling else HELD_POLL)
+
+    def close(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            if self._thread.is_alive():
+                log.warning("the GPIO release watcher did not stop")
+            self._thread = None
+
+
 class Pins:
     """All GPIO of a node: the backend, the watched buttons and the outputs."""
 
@@ -284,24 +414,34 @@ class Pins:
         buttons: Buttons,
         button_pins: list[ButtonPin],
         output_pins: dict[str, int],
+        release: float = RELEASE,
     ):
         self.backend = backend
         self.buttons = buttons
+        self.release = ReleaseWatch(backend, release)
         try:
             for pin in button_pins:
                 backend.watch(pin, functools.partial(self._edge, pin.name))
+                self.release.add(pin)
             self.outputs = Outputs(backend, output_pins)
         except BaseException:
             backend.cleanup()  # a bad pin in the config must not leave the others claimed
             raise
+        self.release.start()
 
     def _edge(self, name: str, at: float) -> None:
-        """An edge from the backend's thread: debounce and post, never block or raise."""
+        """An edge from the backend's thread: hold, debounce and post, never block or raise."""
         try:
-            self.buttons.edge(name, at)
+            if self.release.press(name, at):
+                self.buttons.edge(name, at)
         except Exception:
             log.exception("button %r edge failed", name)
 
+    def held(self) -> list[str]:
+        """Buttons pressed and not yet seen released for the settle time."""
+        return self.release.held()
+
     def close(self) -> None:
+        self.release.close()
         self.outputs.close()
         self.backend.cleanup()

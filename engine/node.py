@@ -63,7 +63,8 @@ class Node:
             for n, b in config.buttons.items()
         ]
         try:
-            self.pins = Pins(backend, self.buttons, button_pins, config.outputs)
+            self.pins = Pins(backend, self.buttons, button_pins, config.outputs,
+                             release=config.release_ms / 1000)
         except BaseException:
             self.store.close()
             raise
@@ -191,4 +192,5 @@ class Node:
 
     def gpio_report(self) -> dict[str, Any]:
         return {"backend": self.pins.backend.name, "buttons": self.buttons.names,
+                "held": self.pins.held(),
                 "presses": self.buttons.presses, "outputs": sorted(self.pins.outputs.pins)}
