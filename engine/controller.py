@@ -7,6 +7,7 @@ page build on it.
 from __future__ import annotations
 
 import os
+import select
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -82,6 +83,20 @@ def _sequence(kind: str, text: str) -> list[Any]:
     if len(parts) != len(inner):
         raise ValueError(f"expected {len(inner)} comma-separated values, got {text!r}")
     return [convert_text(t, part) for t, part in zip(inner, parts, strict=True)]
+
+
+def _closed_by_peer(proxy: Pyro4.Proxy) -> bool:
+    """True when an idle proxy's socket is readable: the node closed it (it restarted), so a
+    request sent on it would be lost without telling whether it ran."""
+    conn = getattr(proxy, "_pyroConnection", None)
+    sock = getattr(conn, "sock", None)
+    if sock is None:
+        return False
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
 
 
 class Controller:
@@ -224,6 +239,8 @@ class Controller:
         """Call ``member``; on a lost connection retry once on a fresh lookup, but only when
         ``idempotent`` (or, when it is a function, what it answers after the loss) says so."""
         proxy = self.proxy(node)
+        if _closed_by_peer(proxy):  # the node restarted since: reconnect before sending
+            proxy = self.proxy(node, fresh=True)
         try:
             return getattr(proxy, member)(*args, **kwargs)
         except NETWORK_ERRORS as exc:

@@ -122,6 +122,8 @@ class Registrar:
                     self._report_conflict(current)
                     return False
                 if current != self.uri:
+                    if self._stop.is_set():  # stopping: never re-register after unregister
+                        return False
                     ns.register(self.name, self.uri, safe=False, metadata=self.metadata)
                     self.registrations += 1
                     self.registered_at = time.monotonic()

@@ -252,7 +252,7 @@ def lan_address(ns_host: str | None, ns_port: int | None) -> str:
             except OSError:
                 continue
             address = str(s.getsockname()[0])
-        if address != "0.0.0.0":
+        if address != "0.0.0.0" and not is_loopback(address):  # e.g. a hostname on 127.0.1.1
             return address
     log.warning("--host auto: this machine has no network route; serving on 127.0.0.1, "
                 "which only this machine can reach")

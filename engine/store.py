@@ -7,6 +7,7 @@ commit), before any of them is acknowledged.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import sqlite3
@@ -259,9 +260,16 @@ class StateView:
         return changed
 
     def get(self, key: str, default: Any = None) -> Any:
-        return self._cache.get(key, default)
+        """The stored value; lists and dicts come as copies, so changing one in place changes
+        nothing until it is ``set`` (and a failed change can always be reverted)."""
+        value = self._cache.get(key, default)
+        return copy.deepcopy(value) if isinstance(value, list | dict) else value
 
     def set(self, key: str, value: Any) -> None:
+        if isinstance(value, bytearray):
+            value = bytes(value)
+        elif isinstance(value, list | dict):
+            value = copy.deepcopy(value)
         self._store.put(self.owner, key, value)
         self._cache[key] = value
 

@@ -112,3 +112,24 @@ def test_an_unreadable_file_is_moved_aside(tmp_path, caplog, damage):
     assert "moved aside" in caplog.text
     assert list(tmp_path.glob("s.sqlite3.corrupt-*"))
     store.close()
+
+
+def test_values_changed_in_place_do_not_leak_past_a_failed_change(tmp_path):
+    """A plugin that appends to a stored list and then fails leaves the list as it was."""
+    from engine.store import StateView
+
+    store = Store(tmp_path / "s.sqlite3")
+    view = StateView(store, "m")
+    with store.atomic():
+        view.set("laps", [1.0])
+    before = view.snapshot()
+    laps = view.get("laps")
+    laps.append(2.0)  # in place, on the copy the plugin got
+    assert view.get("laps") == [1.0]
+    with pytest.raises(RuntimeError), store.atomic():
+        view.set("laps", laps)
+        raise RuntimeError("plugin bug")
+    assert view.revert(before) is True
+    assert view.get("laps") == [1.0]
+    assert store.load("m") == {"laps": [1.0]}
+    store.close()
