@@ -241,23 +241,23 @@ def counting_peer(ns: NameServer, name: str = "x") -> Iterator[CountingPeer]:
             conn.close()
 
 
-def test_a_call_is_one_round_trip_and_idempotence_is_asked_only_after_a_lost_connection(
+def test_a_call_is_one_round_trip_and_a_closed_connection_is_replaced_before_sending(
     name_server: NameServer,
 ):
+    """No extra ``commands()`` round trip per call; a peer that went away between calls
+    (a node restart) costs a reconnect, not an error, even for a change. (A connection lost
+    while a change is in flight is reported, not repeated: see the retry test above.)"""
     with Controller(name_server.host, name_server.port, timeout=GUARD) as c:
         with counting_peer(name_server) as first:
             for _ in range(5):
                 assert c.call("x", "ping") == "ping"
             assert first.asked == {"ping": 5}
-        with counting_peer(name_server) as second:  # the cached proxy is now broken
+        with counting_peer(name_server) as second:  # the cached connection is now closed
             assert c.call("x", "ping") == "ping"
-            assert second.asked == {"commands": 1, "ping": 1}  # asked the new peer, retried
+            assert second.asked == {"ping": 1}
         with counting_peer(name_server) as third:
-            with pytest.raises(ConnectionError, match="not retried"):
-                c.call("x", "bump")
-            assert third.asked == {"commands": 1}  # asked, and not repeated
             assert c.call("x", "bump") == "bump"
-            assert third.asked == {"commands": 1, "bump": 1}
+            assert third.asked == {"bump": 1}
 
 
 def test_host_auto_never_picks_loopback_for_a_name_server_host_that_resolves_to_it():
