@@ -77,8 +77,6 @@ class Registrar:
         self.ns_port = ns_port
         self.hmac_key = hmac_key
         self.interval = interval
-        self.registrations = 0
-        self.registered_at: float | None = None
         self.registered = False
         """The last check found this node's entry in place (or put it there)."""
         self.conflict: str | None = None
@@ -125,8 +123,6 @@ class Registrar:
                     if self._stop.is_set():  # stopping: never re-register after unregister
                         return False
                     ns.register(self.name, self.uri, safe=False, metadata=self.metadata)
-                    self.registrations += 1
-                    self.registered_at = time.monotonic()
                     how = "registered" if current is None else "replaced a stale entry as"
                     log.info("%s %s at %s", how, self.name, self.uri)
             self.registered, self.conflict = True, None

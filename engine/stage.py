@@ -1,8 +1,9 @@
 """The node's state machine: its modes, their commands, and the one path every change takes.
 
 Every change — a remote command, a mode switch, a button edge, a timer tick — goes through
-``apply``: one at a time, in one order, inside a store savepoint, committed (group commit)
-before the caller hears back. Plugins therefore need no locks. Reads skip the queue.
+``apply``: one at a time, in one order, all or nothing (its writes are queued whole, memory
+is reverted if it raises), committed (group commit) before the caller hears back. Plugins
+therefore need no locks. Reads skip the queue.
 
 Two ways to serialize, picked per node (the benchmark compares them):
 ``lock`` runs the change on the caller's thread under the engine lock and wakes the main

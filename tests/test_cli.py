@@ -62,9 +62,6 @@ def test_ns_location_from_pyro_environment(node, name_server):
 
 
 def test_typed_words_are_converted_by_the_declared_types(node, ns_args):
-    with node.proxy() as p:
-        if "scoreboard" not in p.modes():
-            pytest.skip("scoreboard plugin not installed")
     assert pyrostage("ctl", *ns_args, "red", "scoreboard.set_team", "2024").returncode == 0
     assert pyrostage("ctl", *ns_args, "red", "scoreboard.set_score", "10").returncode == 0
     out = pyrostage("ctl", *ns_args, "red", "scoreboard.add_points", "-5")
