@@ -7,16 +7,19 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 import Pyro4.errors
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
@@ -33,6 +36,40 @@ ERRORS = (TypeError, ValueError, LookupError, TimeoutError, ConnectionError, Run
           Pyro4.errors.PyroError, OSError)
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def on_stop_signals(stop: Callable[[int], None]) -> None:
+    """Call ``stop(signum)`` for every SIGINT and SIGTERM, on a thread of its own.
+
+    Python runs a signal handler on the main thread, once that thread runs Python code again,
+    while the kernel may hand the signal to any thread (it does when a second signal comes
+    before a busy CPU let the main thread take the first): a main thread asleep in
+    ``Event.wait()`` then never runs the handler, and a handler that sets an Event can
+    deadlock on the lock the interrupted main thread holds. So the handlers do nothing: the
+    byte the C-level handler writes to the wakeup socket, on whichever thread got the signal,
+    wakes a watcher thread that calls ``stop``. Main thread only.
+    """
+    reader, writer = socket.socketpair()
+    writer.setblocking(False)
+    signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _noted)
+
+    def watch() -> None:
+        with reader, writer:
+            while data := reader.recv(64):
+                for signum in data:
+                    if signum in STOP_SIGNALS:
+                        stop(signum)
+
+    threading.Thread(target=watch, name="pyrostage-signals", daemon=True).start()
+
+
+def _noted(signum: int, frame: Any) -> None:
+    """The wakeup socket carries the signal (see ``on_stop_signals``); nothing may happen here."""
+
+
 def ns_options(func: Any) -> Any:
     for option in reversed(NS_OPTIONS):
         func = option(func)
@@ -40,6 +77,8 @@ def ns_options(func: Any) -> Any:
 
 
 def _setup_logging(verbose: bool) -> None:
+    VERBOSE[0] = VERBOSE[0] or verbose
+    verbose = VERBOSE[0]
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -72,10 +111,39 @@ def fail(exc: BaseException) -> click.ClickException:
     return click.ClickException(f"{name}: {exc}" if name not in ("ClickException",) else str(exc))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Commands(click.Group):
+    """The subcommands; whatever one of them did not expect is one line on stderr, never a
+    traceback (that only with ``-v``)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            if VERBOSE[0]:
+                log.error("unexpected error", exc_info=True)
+                hint = ""
+            else:
+                hint = " (-v shows the details)"
+            raise click.ClickException(f"{_one_line(fail(exc).message)}{hint}") from None
+
+
+VERBOSE = [False]
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="pyrostage")
-def main() -> None:
+@click.option("-v", "--verbose", is_flag=True, help="Tracebacks and debug logs.")
+def main(verbose: bool) -> None:
     """Display nodes for camps, classrooms and quiz nights, driven over the network."""
+    if verbose:
+        _setup_logging(True)
 
 
 @main.command()
@@ -102,6 +170,17 @@ def serve(config_path: str | None, verbose: bool, size: str | None, groups: tupl
     _setup_logging(verbose)
     from .node import Node
 
+    requested = threading.Event()
+    nodes: list[Node] = []
+
+    def stop(signum: int) -> None:
+        if not requested.is_set():
+            log.info("%s: stopping", signal.Signals(signum).name)
+        requested.set()
+        for node in nodes:
+            node.stop()
+
+    on_stop_signals(stop)  # from the start: a signal while the node starts stops it too
     try:
         cfg = load(config_path, size=parse_size(size) if size else None,
                    groups=list(groups) or None, **flags)
@@ -110,12 +189,9 @@ def serve(config_path: str | None, verbose: bool, size: str | None, groups: tupl
         node = Node(cfg)
     except ERRORS as exc:
         raise fail(exc) from None
-
-    def stop(signum: int, frame: Any) -> None:
+    nodes.append(node)
+    if requested.is_set():
         node.stop()
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
     try:
         node.serve()
     except ERRORS as exc:  # e.g. the port is taken: one line (the traceback with -v)
@@ -131,6 +207,8 @@ def ns(host: str, port: int) -> None:
     _setup_logging(False)
     from .pyroconf import serve_ns
 
+    stopping = threading.Event()
+    on_stop_signals(lambda signum: stopping.set())
     key, tls = _serving_security()
     try:
         uri, daemon, _bc = serve_ns(host, port, key)
@@ -138,14 +216,11 @@ def ns(host: str, port: int) -> None:
         raise fail(exc) from None
     how = ("signed" if key else "no HMAC key") + (", TLS" if tls.enabled else "")
     console.print(f"name server {uri} ({how}); Ctrl-C stops it")
-    _serve_until_signal(daemon)
+    _serve_until(daemon, stopping)
 
 
-def _serve_until_signal(daemon: Any) -> None:
-    """Run a Pyro daemon's loop on a thread; stop it promptly on Ctrl-C or SIGTERM."""
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *a: stopping.set())
-    signal.signal(signal.SIGINT, lambda *a: stopping.set())
+def _serve_until(daemon: Any, stopping: threading.Event) -> None:
+    """Run a Pyro daemon's loop on a thread until ``stopping`` is set (or the loop ends)."""
     thread = threading.Thread(target=daemon.requestLoop, daemon=True)
     thread.start()
     while not stopping.wait(0.5) and thread.is_alive():
@@ -168,22 +243,27 @@ def list_(ns_host: str | None, ns_port: int | None, group: str | None) -> None:
     """Nodes in the name server, with their mode and address."""
     try:
         with _controller(ns_host, ns_port) as ctl:
-            nodes = ctl.nodes(group)
-            table = Table("node", "mode", "uptime", "address", "groups")
-            for info in nodes:
-                try:
-                    st = ctl.member(info.name, "status")
-                    mode, uptime = st["mode"], f"{st['uptime']:.0f} s"
-                except ERRORS as exc:
-                    mode, uptime = "[red]unreachable[/red]", type(exc).__name__
-                address = info.uri.split("@", 1)[-1]
-                table.add_row(info.name, mode, uptime, address, ", ".join(info.groups))
+            probes = ctl.probe(ctl.nodes(group))
     except ERRORS as exc:
         raise fail(exc) from None
-    if not nodes:
+    if not probes:
         console.print(f"no nodes in the name server at {ctl.where}")
         return
+    table = Table("node", "mode", "uptime", "address", "groups")
+    for probe in probes:
+        info, st = probe.info, probe.status
+        if st is not None:
+            mode, uptime = escape(str(st["mode"])), escape(_uptime(st["uptime"]))
+        else:
+            mode, uptime = f"[red]{escape(probe.problem or '')}[/red]", ""
+        address = info.uri.split("@", 1)[-1]
+        table.add_row(escape(info.name), mode, uptime, escape(address),
+                      escape(", ".join(info.groups)))
     console.print(table)
+
+
+def _uptime(value: Any) -> str:
+    return f"{value:.0f} s" if isinstance(value, int | float) else str(value)
 
 
 def _show(result: Any) -> None:
@@ -204,16 +284,16 @@ def _show(result: Any) -> None:
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def ctl(ns_host: str | None, ns_port: int | None, node: str, command: str,
         args: tuple[str, ...]) -> None:
-    """Run COMMAND on NODE: a mode command (set_color 255,0,0) or status/switch/modes/..."""
-    from .controller import FACADE_MEMBERS
+    """Run COMMAND on NODE: a mode command (set_color 255,0,0), a member (status, switch,
+    modes, commands, press, ring, snapshot) or a property (mode, uptime, node; mode NAME
+    switches)."""
+    from .controller import FACADE_MEMBERS, Controller
 
     try:
         with _controller(ns_host, ns_port) as ctl_:
             if command in FACADE_MEMBERS:
-                member_args: list[Any] = list(args)
-                if command == "ring" and args:
-                    member_args = [float(args[0])]
-                result = ctl_.member(node, command, *member_args)
+                member = "switch" if command == "mode" and args else command
+                result = ctl_.member(node, member, *Controller.convert_member(member, list(args)))
             else:
                 result = ctl_.call(node, command, *ctl_.convert(node, command, list(args)))
     except ERRORS as exc:
@@ -241,22 +321,26 @@ def snapshot(ns_host: str | None, ns_port: int | None, node: str, file: str) -> 
               help="TOML config file whose allow/deny lists apply.")
 def plugins(config_path: str | None) -> None:
     """Installed plugins, the modes and commands each provides, and the ones skipped."""
-    from .plugins import collect, get_plugin_manager
+    from rich.markup import escape
+
+    from .plugins import collect, get_plugin_manager, report
 
     try:
         cfg = load(config_path)
-        pm, loaded = get_plugin_manager(cfg.allow, cfg.block)
+        pm, _ = get_plugin_manager(cfg.allow, cfg.block)
     except ERRORS as exc:
         raise fail(exc) from None
-    registry = collect(pm)
     table = Table("plugin", "distribution", "provides")
-    for name, info in loaded.plugins.items():
-        things = sorted(k for k, v in registry.source.items() if v == name)
-        table.add_row(name, f"{info.distribution} {info.version}", ", ".join(things))
-    for name, info in loaded.failed.items():
-        table.add_row(name, "[red]failed[/red]", info.error)
-    for name in loaded.skipped:
-        table.add_row(name, "[yellow]skipped[/yellow]", "left out by the allow/deny lists")
+    for name, entry in report(collect(pm)).items():
+        if "error" in entry:
+            table.add_row(name, "[red]failed[/red]", escape(entry["error"]))
+        elif "skipped" in entry:
+            table.add_row(name, "[yellow]skipped[/yellow]", entry["skipped"])
+        else:
+            provides = ", ".join(entry["provides"])
+            if "warning" in entry:
+                provides += f" [yellow]warning:[/yellow] {escape(entry['warning'])}"
+            table.add_row(name, f"{entry['distribution']} {entry['version']}", provides.strip())
     console.print(table)
 
 
@@ -281,6 +365,8 @@ def demo(ns_port: int, headless: bool, state_dir: str | None) -> None:
     _setup_logging(False)
     from .pyroconf import serve_ns
 
+    stopping = threading.Event()  # Ctrl-C reaches the nodes too; they stop by themselves
+    on_stop_signals(lambda signum: stopping.set())
     key, _tls = _serving_security()
     try:
         _uri, daemon, _bc = serve_ns("127.0.0.1", ns_port, key)
@@ -298,15 +384,14 @@ def demo(ns_port: int, headless: bool, state_dir: str | None) -> None:
         if headless:
             cmd.append("--headless")
         children.append(subprocess.Popen(cmd))
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *a: stopping.set())
     try:
         ctl_ = _controller("127.0.0.1", ns_port)
         deadline = time.monotonic() + 60
         while {n.name for n in ctl_.nodes()} < {"red", "blue"}:
             if time.monotonic() > deadline or any(c.poll() is not None for c in children):
                 raise click.ClickException("the demo nodes did not come up; see the log above")
-            time.sleep(0.2)
+            if stopping.wait(0.2):
+                return
         p = "" if ns_port == 9090 else f" --ns-port {ns_port}"
         me = _this_command()
         console.print(f"""
@@ -314,7 +399,7 @@ def demo(ns_port: int, headless: bool, state_dir: str | None) -> None:
 [blue]blue[/blue] (state in {state_dir}). In another terminal try:
 
   {me} list{p}
-  {me} ctl{p} red set_color 255,0,0
+  {me} ctl{p} red colorsquare.set_color 255,0,0
   {me} ctl{p} blue set_color navyblue
   {me} ctl{p} red switch scoreboard
   {me} ctl{p} red add_points 10
@@ -325,8 +410,6 @@ Ctrl-C stops the demo.""")
         while not stopping.wait(0.5):
             if all(c.poll() is not None for c in children):
                 break
-    except KeyboardInterrupt:
-        pass
     finally:
         for c in children:
             if c.poll() is None:

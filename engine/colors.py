@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from pygame.colordict import THECOLORS
 
-from .validation import Convert, short
+from .validation import Convert, Length, short
 
 RGB = tuple[int, int, int]
 
@@ -77,5 +77,5 @@ def color_name(rgb: RGB) -> str:
     return _NAMES.get((rgb[0], rgb[1], rgb[2])) or ",".join(str(c) for c in rgb)
 
 
-Color = Annotated[str | list[int], Convert(parse_color, "color")]
+Color = Annotated[str | list[int], Length(0, 64), Convert(parse_color, "color")]
 """Declare a command parameter as ``color: Color`` to accept every colour form."""

@@ -10,6 +10,7 @@ import os
 import select
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,23 @@ from . import pyroconf
 from .config import HMAC_ENV, TLS
 from .naming import PREFIX, object_name
 
-FACADE_MEMBERS = ("status", "modes", "switch", "commands", "press", "snapshot", "ring")
-IDEMPOTENT_MEMBERS = {"status", "modes", "switch", "commands", "snapshot"}
+FACADE_PROPERTIES = ("mode", "uptime", "node")
+FACADE_MEMBERS = ("status", "modes", "switch", "commands", "press", "snapshot", "ring",
+                  *FACADE_PROPERTIES)
+IDEMPOTENT_MEMBERS = {"status", "modes", "switch", "commands", "snapshot", *FACADE_PROPERTIES}
+MEMBER_PARAMS: dict[str, list[tuple[str, str]]] = {
+    "switch": [("mode", "str")],
+    "commands": [("mode", "str|None")],
+    "press": [("button", "str")],
+    "ring": [("seconds", "float"), ("output", "str")],
+}
+"""Typed words for facade members are converted by these, as commands by ``commands()``."""
 NETWORK_ERRORS = (Pyro4.errors.ConnectionClosedError, Pyro4.errors.CommunicationError)
+CONNECT_TIMEOUT = 5.0
+"""Seconds a node gets to answer a new connection (a call then gets the controller's timeout),
+so a name-server entry pointing at a port that accepts and never answers costs no more."""
+PROBE_TIMEOUT = 3.0
+"""Seconds each node gets to answer ``status()`` in ``Controller.probe``."""
 
 
 @dataclass(frozen=True)
@@ -38,51 +53,143 @@ class NodeInfo:
         return sorted(m.removeprefix("group:") for m in self.metadata if m.startswith("group:"))
 
 
+@dataclass(frozen=True)
+class Probe:
+    """One name-server entry asked for its status: the status, or what is wrong with it."""
+
+    info: NodeInfo
+    status: dict[str, Any] | None = None
+    problem: str | None = None
+
+
 _BOOL = {"true": True, "yes": True, "on": True, "1": True,
          "false": False, "no": False, "off": False, "0": False}
+_SCALARS = ("int", "float", "bool", "str", "bytes", "any")
 
 
 def convert_text(type_name: str, text: str) -> Any:
-    """Typed text -> the value a command declares: ``add_points -5`` is -5, a team "2024"."""
-    options = type_name.split("|")
+    """Typed text -> the value a command declares: ``add_points -5`` is -5, a team "2024".
+
+    Lists and tuples are typed ``1,2,3``, ``[1,2,3]`` or ``[1, 2, 3]``. For a union such as
+    ``str | list[int]`` the first kind the text parses as wins, text kinds last. A kind the
+    node converts itself (e.g. ``color``) gets the text, or the list when it is bracketed.
+    """
+    options = [o.strip() for o in type_name.split("|")]
     if "None" in options and text.strip().lower() in ("none", "null", ""):
         return None
-    kind = next((o for o in options if o != "None"), "str")
+    kinds = [o for o in options if o != "None"] or ["str"]
+    if len(kinds) == 1:
+        return _convert(kinds[0], text)
+    for kind in sorted(kinds, key=lambda k: k in ("str", "any")):  # stable: declared order
+        try:
+            return _convert(kind, text)
+        except ValueError:
+            pass
+    raise ValueError(f"expected {' or '.join(kinds)}, got {_quote(text)}")
+
+
+def _convert(kind: str, text: str) -> Any:
     if kind == "int":
         try:
             return int(text)
         except ValueError:
-            raise ValueError(f"expected an integer, got {text!r}") from None
+            raise ValueError(f"expected an integer, got {_quote(text)}") from None
     if kind == "float":
         try:
             return float(text)
         except ValueError:
-            raise ValueError(f"expected a number, got {text!r}") from None
+            raise ValueError(f"expected a number, got {_quote(text)}") from None
     if kind == "bool":
         try:
             return _BOOL[text.strip().lower()]
         except KeyError:
-            raise ValueError(f"expected true or false, got {text!r}") from None
+            raise ValueError(f"expected true or false, got {_quote(text)}") from None
     if kind == "bytes":
         path = Path(text.removeprefix("@")).expanduser()
         try:
             return path.read_bytes()
         except OSError as exc:
-            raise ValueError(f"expected a file to send, cannot read {text!r}: {exc}") from None
+            raise ValueError(f"expected a file to send, cannot read {_quote(text)}: {exc}"
+                             ) from None
     if kind.startswith(("list[", "tuple[")):
         return _sequence(kind, text)
+    if kind not in _SCALARS and _bracketed(text):  # a kind the node converts, e.g. a colour
+        return [_scalar(item) for item in _items(text)]
     return text
 
 
 def _sequence(kind: str, text: str) -> list[Any]:
-    """``"1,2,3"`` for ``list[int]``, ``tuple[int, ...]`` or ``tuple[int, str]``."""
-    parts = [part.strip() for part in text.split(",") if part.strip()]
+    """``1,2,3`` or ``[1, 2, 3]`` for ``list[int]``, ``tuple[int, ...]`` or ``tuple[int, str]``."""
+    parts = _items(text)
     inner = [t.strip() for t in kind[kind.index("[") + 1:-1].split(",")]
     if kind.startswith("list[") or inner[-1] == "...":
-        return [convert_text(inner[0], part) for part in parts]
+        return [_convert(inner[0], part) for part in parts]
     if len(parts) != len(inner):
-        raise ValueError(f"expected {len(inner)} comma-separated values, got {text!r}")
-    return [convert_text(t, part) for t, part in zip(inner, parts, strict=True)]
+        raise ValueError(f"expected {len(inner)} comma-separated values, got {_quote(text)}")
+    return [_convert(t, part) for t, part in zip(inner, parts, strict=True)]
+
+
+def _bracketed(text: str) -> bool:
+    text = text.strip()
+    return text[:1] + text[-1:] in ("[]", "()")
+
+
+def _items(text: str) -> list[str]:
+    """``1,2,3``, ``[1,2,3]`` or ``[1, 2, 3]`` -> ["1", "2", "3"] (quotes around items go)."""
+    text = text.strip()
+    if _bracketed(text):
+        text = text[1:-1]
+    items = [part.strip() for part in text.split(",")]
+    return [item[1:-1] if item[:1] + item[-1:] in ('""', "''") else item
+            for item in items if item]
+
+
+def _scalar(item: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(item)
+        except ValueError:
+            pass
+    return item
+
+
+def _quote(text: str) -> str:
+    """Typed text in an error message, cut to a readable length."""
+    return repr(text) if len(text) <= 60 else repr(text[:57]) + "..."
+
+
+def _join_brackets(texts: list[str]) -> list[str]:
+    """Words the shell split inside brackets back into one: ``[10,`` ``20,`` ``30]``."""
+    out: list[str] = []
+    open_ = False
+    for text in texts:
+        if open_:
+            out[-1] += " " + text
+        else:
+            out.append(text)
+        if out[-1].lstrip().startswith(("[", "(")):
+            open_ = not out[-1].rstrip().endswith(("]", ")"))
+    return out
+
+
+def _convert_words(
+    command: str, signature: str, params: list[tuple[str, str]], texts: list[str]
+) -> list[Any]:
+    texts = _join_brackets(texts)
+    if len(texts) > len(params):
+        raise TypeError(f"{command}{signature} takes {len(params)} argument(s), got {len(texts)}")
+    out = []
+    for (name, type_name), text in zip(params, texts, strict=False):
+        try:
+            out.append(convert_text(type_name, text))
+        except ValueError as exc:
+            raise ValueError(f"{command}: {name}: {exc}") from None
+    return out
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 def _closed_by_peer(proxy: Pyro4.Proxy) -> bool:
@@ -196,17 +303,15 @@ class Controller:
         spec = self.describe(node, command)
         if spec is None:
             return list(texts)
-        params = spec["params"]
-        if len(texts) > len(params):
-            raise TypeError(f"{command}{spec['signature']} takes {len(params)} argument(s), "
-                            f"got {len(texts)}")
-        out = []
-        for param, text in zip(params, texts, strict=False):
-            try:
-                out.append(convert_text(param["type"], text))
-            except ValueError as exc:
-                raise ValueError(f"{command}: argument {param['name']!r}: {exc}") from None
-        return out
+        params = [(p["name"], p["type"]) for p in spec["params"]]
+        return _convert_words(command, spec["signature"], params, texts)
+
+    @staticmethod
+    def convert_member(member: str, texts: list[str]) -> list[Any]:
+        """Typed words for a facade member (``ring 2.5``, ``switch scoreboard``)."""
+        params = MEMBER_PARAMS.get(member, [])
+        signature = f"({', '.join(name for name, _ in params)})"
+        return _convert_words(member, signature, params, texts)
 
     def call(self, node: str, command: str, *args: Any, **kwargs: Any) -> Any:
         """Run a command (one round trip). If the connection is lost, the node is looked up
@@ -226,11 +331,45 @@ class Controller:
         return bool(spec.get("idempotent"))
 
     def member(self, node: str, name: str, *args: Any) -> Any:
-        """Call a facade member (status, switch, press, snapshot ...)."""
+        """Call a facade member (status, switch, press, snapshot ...) or read a property
+        (mode, uptime, node); ``member(node, "mode", "timer")`` switches."""
         if name not in FACADE_MEMBERS:
             raise LookupError(f"{name!r} is not one of {', '.join(FACADE_MEMBERS)}")
+        if name in FACADE_PROPERTIES and args:
+            if name != "mode":
+                raise TypeError(f"{name} is read-only")
+            name = "switch"
         result = self._invoke(node, name, *args, idempotent=name in IDEMPOTENT_MEMBERS)
         return serpent.tobytes(result) if name == "snapshot" else result
+
+    def probe(self, nodes: list[NodeInfo], timeout: float = PROBE_TIMEOUT) -> list[Probe]:
+        """Ask every node for its status at once (a thread and a proxy each), so a silent
+        entry costs ``timeout`` once, whatever the count, and a foreign one breaks nothing."""
+        if not nodes:
+            return []
+        with ThreadPoolExecutor(max_workers=min(32, len(nodes))) as pool:
+            return list(pool.map(lambda info: self._probe(info, timeout), nodes))
+
+    def _probe(self, info: NodeInfo, timeout: float) -> Probe:
+        try:
+            with pyroconf.proxy(info.uri, self.hmac_key, timeout) as p:
+                status = p.status()
+        except AttributeError:  # no status() exposed: another program's object
+            return Probe(info, problem="not a pyrostage node")
+        except (Pyro4.errors.ProtocolError, Pyro4.errors.SerializeError):
+            return Probe(info, problem="not a pyrostage node")
+        except (Pyro4.errors.PyroError, OSError) as exc:
+            refusal = pyroconf.key_refusal(exc, "it", self.hmac_key)
+            if refusal is not None:
+                return Probe(info, problem=f"refused: {refusal}")
+            if isinstance(exc, Pyro4.errors.TimeoutError):
+                return Probe(info, problem=f"unreachable: no answer within {timeout:g} s")
+            return Probe(info, problem=f"unreachable: {_one_line(exc)}")
+        except Exception as exc:  # whatever a stranger's status() raised
+            return Probe(info, problem=f"not a pyrostage node ({type(exc).__name__})")
+        if not isinstance(status, dict) or not {"node", "mode", "uptime"} <= status.keys():
+            return Probe(info, problem="not a pyrostage node")
+        return Probe(info, status=status)
 
     def _invoke(
         self, node: str, member: str, *args: Any, idempotent: bool | Callable[[], bool],
@@ -242,9 +381,10 @@ class Controller:
         if _closed_by_peer(proxy):  # the node restarted since: reconnect before sending
             proxy = self.proxy(node, fresh=True)
         try:
-            return getattr(proxy, member)(*args, **kwargs)
+            return self._send(node, proxy, member, args, kwargs)
         except NETWORK_ERRORS as exc:
             self._check_key(node, exc)
+            self._check_silent(node, member, args, exc)
             lost: BaseException = exc
         safe, why = idempotent, "It is not safe to repeat"
         if callable(safe):
@@ -264,11 +404,47 @@ class Controller:
             ) from None
         proxy = self.proxy(node, fresh=not callable(idempotent))
         try:
-            return getattr(proxy, member)(*args, **kwargs)
+            return self._send(node, proxy, member, args, kwargs)
         except NETWORK_ERRORS as exc:
             self._forget(node)
             self._check_key(node, exc)
             raise ConnectionError(f"node {node!r} cannot be reached: {exc}") from None
+
+    def _send(
+        self, node: str, proxy: Pyro4.Proxy, member: str, args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        """One call (a property is read); a new connection gets ``CONNECT_TIMEOUT``."""
+        try:
+            if proxy._pyroConnection is None:
+                proxy._pyroTimeout = min(self.timeout, CONNECT_TIMEOUT)
+                try:
+                    proxy._pyroBind()
+                finally:
+                    proxy._pyroTimeout = self.timeout
+            if member in FACADE_PROPERTIES:
+                return getattr(proxy, member)
+            return getattr(proxy, member)(*args, **kwargs)
+        except AttributeError as exc:
+            if getattr(exc, "_pyroTraceback", None) is not None:  # raised on the node itself
+                raise
+            self._forget(node)
+            raise LookupError(
+                f"{node!r} in the name server at {self.where} is not a pyrostage node "
+                f"(its object has no {member!r})"
+            ) from None
+
+    def _check_silent(
+        self, node: str, member: str, args: tuple[Any, ...], exc: BaseException
+    ) -> None:
+        """A call that timed out is not repeated: the node is busy or not answering at all."""
+        if isinstance(exc, Pyro4.errors.TimeoutError):
+            self._forget(node)
+            what = str(args[1] if member == "call_as" else args[0])[:60] if args else ""
+            raise ConnectionError(
+                f"node {node!r} did not answer {member} {what} in time: it is busy or not "
+                "answering; not retried"
+            ) from None
 
     def _check_key(self, node: str, exc: BaseException) -> None:
         refusal = pyroconf.key_refusal(exc, f"node {node!r}", self.hmac_key)

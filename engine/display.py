@@ -4,12 +4,17 @@ The loop sleeps on the stage's wake event until a change, a button, a snapshot r
 animation frame needs it; an idle headless node draws nothing and uses no CPU. With a real
 window it also wakes at a modest rate to pump window events (pygame's own ``event.wait``
 polls every millisecond, so the loop never idles in it).
+
+A fullscreen node quits only on Escape pressed twice within ``QUIT_CONFIRM`` seconds (the
+first shows how on screen), so a stray key at a camp's TV does not black it out.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +30,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WINDOW_EVENT_HZ = 20
+QUIT_CONFIRM = 3.0
+"""Seconds after a first Escape in which a second one quits a fullscreen node."""
+NOTICE_COLOUR = (170, 100, 0)
+ERROR_COLOUR = (160, 0, 0)
 
 
 class Display:
@@ -44,12 +53,19 @@ class Display:
         self.fps = max(1, fps)
         self.title = title
         self.window = False
+        self.events = False
+        """Window events are pumped: a real window, or SDL's dummy driver standing in for one."""
         self.frames = 0
         self.surface: pygame.Surface | None = None
+        self.quit_confirm = QUIT_CONFIRM
+        self._quit_until: float | None = None
+        self._runtime_dir: str | None = None
+        self._notices_failed = False
 
     def open(self) -> pygame.Surface:
         """Open the screen (main thread). Falls back to headless with one warning line."""
         if not self.headless:
+            self._quiet_probe()
             try:
                 pygame.display.init()
                 flags = pygame.FULLSCREEN if self.fullscreen else 0
@@ -59,6 +75,7 @@ class Display:
                 if self.fullscreen:
                     pygame.mouse.set_visible(False)
                 self.size = self.surface.get_size()
+                self.events = True
                 self.window = pygame.display.get_driver() not in ("dummy", "offscreen")
                 if not self.window:
                     log.warning("no screen found (SDL driver %r); running headless",
@@ -109,11 +126,17 @@ class Display:
             if deadline is not None:
                 until = max(0.0, deadline - stage.clock())
                 timeout = until if timeout is None else min(timeout, until)
+            if self._quit_until is not None:  # take the "press Escape again" strip away
+                until = max(0.0, self._quit_until - time.monotonic())
+                timeout = until if timeout is None else min(timeout, until)
             if timeout is None or timeout > 0:
                 stage.wake.wait(timeout)
             stage.wake.clear()
-            if self.window:
+            if self.events:
                 self._pump(stage, stop, on_key)
+            if self._quit_until is not None and time.monotonic() >= self._quit_until:
+                self._quit_until = None
+                stage.request_redraw()
             stage.run_tasks(surface, draw_now)
             if deadline is not None:
                 stage.tick_due()
@@ -130,8 +153,13 @@ class Display:
             error = stage.draw(surface)
         except TimeoutError:
             return False
-        if error is not None:
-            banner(surface, f"{stage.active.name}: {type(error).__name__}: {error}")
+        rows = [] if error is None else [f"{stage.active.name}: {type(error).__name__}: {error}"]
+        for row, message in enumerate(rows):
+            banner(surface, message, row, ERROR_COLOUR)
+        for row, message in enumerate(self._notices(stage), start=len(rows)):
+            banner(surface, message, row, NOTICE_COLOUR)
+        if self._quit_until is not None:
+            banner(surface, f"Press Escape again within {self.quit_confirm:g} s to quit", -1)
         if self.window:
             pygame.display.flip()
         self.frames += 1
@@ -146,23 +174,57 @@ class Display:
             elif event.type == pygame.KEYDOWN:
                 at = time.monotonic()
                 if event.key == pygame.K_ESCAPE and self.fullscreen:
-                    stop.set()
+                    if self._quit_until is not None and at < self._quit_until:
+                        stop.set()
+                    else:
+                        self._quit_until = at + self.quit_confirm
+                        stage.request_redraw()
                 elif on_key is not None:
                     on_key(event.key, at)
             elif event.type in (pygame.WINDOWEXPOSED, pygame.VIDEOEXPOSE):
                 stage.request_redraw()
 
+    def _notices(self, stage: Stage) -> list[str]:
+        """The stage's short messages for the screen (the state cannot be saved ...)."""
+        notices = getattr(stage, "notices", None)
+        if notices is None:
+            return []
+        try:
+            return [str(n) for n in notices()]
+        except Exception:
+            if not self._notices_failed:  # once, not once per frame
+                self._notices_failed = True
+                log.exception("the stage's notices could not be read")
+            return []
+
+    def _quiet_probe(self) -> None:
+        """SDL's Wayland probe prints "XDG_RUNTIME_DIR is invalid" from C when that variable is
+        unset (a node started by systemd or over ssh). No Wayland session can be found then
+        anyway, so this process gets a private, empty runtime directory: the probe fails
+        quietly, and a screen that cannot be opened is still reported (``open``)."""
+        runtime = os.environ.get("XDG_RUNTIME_DIR")
+        if not runtime or not os.path.isdir(runtime):
+            self._runtime_dir = tempfile.mkdtemp(prefix="pyrostage-runtime-")
+            os.environ["XDG_RUNTIME_DIR"] = self._runtime_dir
+
     def close(self) -> None:
-        if self.window:
+        if self.events:
             pygame.display.quit()
         pygame.font.quit()
+        if self._runtime_dir is not None:
+            shutil.rmtree(self._runtime_dir, ignore_errors=True)
 
 
-def banner(surface: pygame.Surface, message: str) -> None:
-    """A small error strip at the bottom instead of a crash when a mode fails to draw."""
+
+def banner(
+    surface: pygame.Surface, message: str, row: int = 0, colour: tuple[int, int, int] = (0, 0, 0)
+) -> None:
+    """A strip of white text across the screen: ``row`` 0 is the bottom strip, 1 the one above
+    it ..., -1 the top. Errors and notices show this way instead of a crash or silence."""
     w, h = surface.get_size()
     height = max(18, h // 12)
-    pygame.draw.rect(surface, (160, 0, 0), (0, h - height, w, height))
-    text = fit_text(message, w - 20, int(height * 0.7))
+    top = 0 if row < 0 else h - height * (row + 1)
+    pygame.draw.rect(surface, colour, (0, top, w, height))
+    text = fit_text(message[:200], w - 20, int(height * 0.7))
     rendered = font(text.size).render(text.text, True, (255, 255, 255))
-    surface.blit(rendered, (10, h - height + (height - rendered.get_height()) // 2))
+    surface.blit(rendered, (10, top + (height - rendered.get_height()) // 2))

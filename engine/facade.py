@@ -15,6 +15,8 @@ import Pyro4
 
 from . import __version__
 from .images import encode_png, grab
+from .store import StateNotSaved
+from .validation import short
 
 if TYPE_CHECKING:
     from .node import Node
@@ -23,6 +25,8 @@ log = logging.getLogger(__name__)
 
 SOURCES = ("controller", "web", "shell")
 CLIENT_ERRORS = (TypeError, ValueError, LookupError, TimeoutError)
+RING_MAX = 30.0
+"""Longest bell pulse in seconds a controller may ask for."""
 
 
 def _builtin(exc: BaseException) -> BaseException:
@@ -51,6 +55,8 @@ class Facade:
     def _guard(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
+        except StateNotSaved as exc:  # the store logged why, once; a plain OSError travels
+            raise OSError(exc.errno, exc.strerror) from None
         except CLIENT_ERRORS as exc:
             if type(exc).__module__ == "builtins":
                 raise
@@ -90,18 +96,19 @@ class Facade:
         """
         if mode == "*":
             return self._stage.all_commands()
-        return self._stage.describe(mode)
+        return dict(self._guard("commands", self._stage.describe, mode))
 
     def call(self, command: str, *args: Any, **kwargs: Any) -> Any:
         """Run a declared command: ``name`` on the active mode, or ``mode.name``/``plugin.name``."""
-        return self._guard(f"call {command!r}", self._stage.invoke, command, args, kwargs)
+        return self._guard(f"call {short(command)}", self._stage.invoke, command, args, kwargs)
 
     def call_as(self, source: str, command: str, *args: Any, **kwargs: Any) -> Any:
         """``call`` on behalf of a named kind of controller (``web``, ``shell``), so the
         journal records who changed what."""
         if source not in SOURCES:
-            raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
-        return self._guard(f"call {command!r}", self._stage.invoke, command, args, kwargs, source)
+            raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {short(source)}")
+        return self._guard(f"call {short(command)}", self._stage.invoke, command, args, kwargs,
+                           source)
 
     @Pyro4.oneway
     def send(self, command: str, *args: Any, **kwargs: Any) -> None:
@@ -113,15 +120,29 @@ class Facade:
 
     def press(self, button: str = "main") -> bool:
         """A button press, exactly as if its pin fell; False if the debounce swallowed it."""
+        buttons = self._node.buttons.names
         if not isinstance(button, str):
             raise TypeError(f"button must be a string, got {type(button).__name__}")
+        if button not in buttons:
+            raise LookupError(f"unknown button {short(button)}; this node has: "
+                              f"{', '.join(buttons)}")
         return bool(self._guard("press", self._node.buttons.edge, button, None, True))
 
-    @Pyro4.oneway
-    def ring(self, seconds: float = 1.0, output: str = "bell") -> None:
-        """Drive the bell (or another output) for ``seconds`` without blocking."""
-        if isinstance(seconds, int | float) and 0 < seconds <= 30:
-            self._stage.ring(float(seconds), output)
+    def ring(self, seconds: float = 1.0, output: str = "bell") -> bool:
+        """Drive the bell (or another output) for ``seconds`` (more than 0, at most 30) in the
+        background; returns at once, True if an output was driven (False: the node has none)."""
+        wanted = f"more than 0 and at most {RING_MAX:g}"
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+            raise TypeError(f"seconds must be a number of seconds, {wanted}, got {short(seconds)}")
+        if not 0 < seconds <= RING_MAX:  # also refuses nan
+            raise ValueError(f"seconds must be {wanted}, got {short(seconds)}")
+        outputs = ["bell", *sorted(set(self._node.pins.outputs.pins) - {"bell"})]
+        if not isinstance(output, str):
+            raise TypeError(f"output must be an output name ({', '.join(outputs)}), "
+                            f"got {type(output).__name__}")
+        if output not in outputs:
+            raise ValueError(f"output must be one of {', '.join(outputs)}; got {short(output)}")
+        return bool(self._guard("ring", self._stage.ring, float(seconds), output))
 
     def snapshot(self) -> bytes:
         """What is on the screen now, as PNG bytes."""
@@ -142,7 +163,7 @@ class Facade:
             "display": node.display_report(),
             "gpio": node.gpio_report(),
             "dispatch": self._stage.dispatch,
-            "store": {"writes": node.store.writes, "commits": node.store.commits},
+            "store": node.store.report(),
             "draw_error": self._stage.draw_error,
             "registration": (node.registrar.report() if node.registrar is not None
                              else {"registered": False, "conflict": None}),

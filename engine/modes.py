@@ -110,7 +110,9 @@ class Behaviour:
         return specs
 
     def restore(self) -> None:
-        """Load durable state from ``self.state`` (called once at start, before drawing)."""
+        """Set in-memory fields from ``self.state``: at start, and again whenever the engine
+        undoes changes (a change that raised, a commit that failed). Cheap, idempotent, no side
+        effects: no hooks, no ``stage.call``, no I/O besides reading state."""
 
     def summary(self) -> dict[str, Any]:
         """A small dict of the current state for ``status()``."""

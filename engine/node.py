@@ -16,13 +16,13 @@ from typing import Any
 import pluggy
 import Pyro4
 
-from . import drawing, pyroconf
+from . import budget, drawing, pyroconf
 from .config import Config
 from .display import Display
 from .facade import Facade
 from .gpio import ButtonPin, Buttons, Pins, make_backend
 from .naming import Registrar, object_name
-from .plugins import Loaded, collect, get_plugin_manager
+from .plugins import collect, get_plugin_manager, report
 from .stage import Stage
 from .store import Store
 
@@ -47,12 +47,10 @@ class Node:
         self.config = config
         self.name = config.name
         if pm is None:
-            pm, loaded = get_plugin_manager(config.allow, config.block)
-        else:
-            loaded = Loaded()
+            pm, _ = get_plugin_manager(config.allow, config.block)
         self.pm = pm
-        self.loaded = loaded
         self.registry = collect(pm)
+        self.loaded = self.registry.loaded
         self.store = Store(config.state_file)
         backend = make_backend(config.gpio)
         self.buttons = Buttons(list(config.buttons), config.debounce_ms / 1000, self._post_press,
@@ -108,7 +106,8 @@ class Node:
             self.close()
 
     def stop(self) -> None:
-        """Ask the node to stop (safe from signal handlers and other threads)."""
+        """Ask the node to stop, from any thread (not from a signal handler: setting an Event
+        takes a lock the interrupted main thread may hold; see ``cli.on_stop_signals``)."""
         self.stopping.set()
         self.stage.wake.set()
 
@@ -125,7 +124,11 @@ class Node:
             cfg.ns_host, cfg.ns_port = ns_uri.host, ns_uri.port
             self._spawn(self._ns_daemon.requestLoop, "pyrostage-ns")
             log.info("embedded name server at %s:%s", ns_uri.host, ns_uri.port)
-        daemon = pyroconf.serve_daemon(host, cfg.port, key)
+        limits, parsing, _largest = budget.for_behaviours(
+            type(b) for b in self.stage.behaviours.values()
+        )
+        pyroconf.parse_limits(parsing)
+        daemon = pyroconf.serve_daemon(host, cfg.port, key, limits)
         self.daemon = daemon
         self.uri = daemon.register(Facade(self), objectId=object_name(self.name))
         self._spawn(daemon.requestLoop, "pyrostage-pyro")
@@ -155,7 +158,8 @@ class Node:
         """Unregister, stop serving, release pins, make state durable, close the screen."""
         if self.registrar is not None:
             self.registrar.stop(unregister=True)
-        if self.daemon is not None:
+        if self.daemon is not None:  # connected clients get "unknown object", not a closed store
+            self.daemon.unregister(object_name(self.name))
             self.daemon.shutdown()
         if self._ns_daemon is not None:
             self._ns_daemon.shutdown()
@@ -170,20 +174,7 @@ class Node:
     # -- reports for status() ---------------------------------------------------------------
 
     def plugin_report(self) -> dict[str, Any]:
-        provides: dict[str, list[str]] = {}
-        for thing, plugin in self.registry.source.items():
-            provides.setdefault(plugin, []).append(thing)
-        report: dict[str, Any] = {}
-        for plugin, things in sorted(provides.items()):
-            info = self.loaded.plugins.get(plugin)
-            report[plugin] = {
-                "provides": sorted(things),
-                "distribution": info.distribution if info else "",
-                "version": info.version if info else "",
-            }
-        for plugin, info in self.loaded.failed.items():
-            report[plugin] = {"error": info.error}
-        return report
+        return report(self.registry)
 
     def display_report(self) -> dict[str, Any]:
         d = self.display

@@ -1,18 +1,25 @@
 """The PluginManager: entry points of group ``pyrostage``, one bad plugin skipped, not fatal.
 
-pluggy's ``load_setuptools_entrypoints`` stops at the first plugin that fails to import; a
-camp node must come up with the plugins that work and say which one did not.
+pluggy's ``load_setuptools_entrypoints`` stops at the first plugin that fails to import, and
+``check_pending`` at the first misspelled hook; a camp node must come up with the plugins that
+work and say which ones did not. A bad plugin is skipped whole (unregistered: a half-registered
+plugin whose other hooks still fire is worse) and reported in the log, ``status()`` and
+``pyrostage plugins``.
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib.metadata
 import logging
 import os
-from collections.abc import Iterable
+import weakref
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pluggy
+from pluggy import HookImpl
 
 from . import hookspecs
 from .modes import Behaviour, Mode
@@ -22,6 +29,7 @@ log = logging.getLogger(__name__)
 GROUP = "pyrostage"
 ALLOW_ENV = "PYROSTAGE_PLUGINS"
 BLOCK_ENV = "PYROSTAGE_DISABLE_PLUGINS"
+BUILTIN = "pyrostage"  # the distribution whose entry points are the built-in plugins
 
 
 @dataclass
@@ -30,6 +38,7 @@ class PluginInfo:
     distribution: str = ""
     version: str = ""
     error: str = ""
+    warning: str = ""
 
 
 @dataclass
@@ -39,6 +48,37 @@ class Loaded:
     plugins: dict[str, PluginInfo] = field(default_factory=dict)
     failed: dict[str, PluginInfo] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+
+    def builtin(self, name: str) -> bool:
+        info = self.plugins.get(name)
+        return info is not None and info.distribution.lower() == BUILTIN
+
+    def fail(self, pm: pluggy.PluginManager, name: str, what: str, reason: str) -> None:
+        """Skip plugin ``name`` whole: unregistered, so none of its hooks runs; say why."""
+        info = self.plugins.pop(name, None) or self.failed.get(name) or PluginInfo(name)
+        info.error = reason
+        self.failed[name] = info
+        if pm.get_plugin(name) is not None:
+            pm.unregister(name=name)
+        log.error("plugin %r %s and is skipped: %s", name, what, reason)
+
+    def warn(self, name: str, warning: str) -> None:
+        info = self.plugins.setdefault(name, PluginInfo(name))
+        if info.warning != warning:
+            info.warning = warning
+            log.warning("plugin %r %s", name, warning)
+
+
+_loaded: weakref.WeakKeyDictionary[pluggy.PluginManager, Loaded] = weakref.WeakKeyDictionary()
+
+
+def loaded_of(pm: pluggy.PluginManager) -> Loaded:
+    """The load report of ``pm``, which ``collect()`` adds its own findings to."""
+    return _loaded.setdefault(pm, Loaded())
+
+
+def _reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
 
 
 def _names(value: str | Iterable[str] | None) -> set[str]:
@@ -62,7 +102,8 @@ def get_plugin_manager(
     """A PluginManager with every installed plugin the allow/block lists let through."""
     pm = new_plugin_manager()
     loaded = load_entry_points(pm, allow=allow, block=block)
-    pm.check_pending()
+    vet(pm)
+    pm.check_pending()  # vet() has skipped every plugin this would raise for
     return pm, loaded
 
 
@@ -71,32 +112,67 @@ def load_entry_points(
     allow: Iterable[str] | None = None,
     block: Iterable[str] | None = None,
 ) -> Loaded:
-    """Register each ``pyrostage`` entry point; report and skip the ones that fail to import.
+    """Register each ``pyrostage`` entry point; report and skip the ones that fail to import
+    or that pluggy refuses (a hook implemented with arguments the hook does not have).
 
     ``PYROSTAGE_PLUGINS`` (allow-list) and ``PYROSTAGE_DISABLE_PLUGINS`` (block-list), both
     comma-separated, add to the lists given from the config.
     """
     allowed = _names(allow) | _names(os.environ.get(ALLOW_ENV))
     blocked = _names(block) | _names(os.environ.get(BLOCK_ENV))
-    loaded = Loaded()
-    for ep in sorted(importlib.metadata.entry_points(group=GROUP), key=lambda e: e.name):
+    loaded = loaded_of(pm)
+    eps = importlib.metadata.entry_points(group=GROUP)
+    for ep in sorted(eps, key=lambda e: (e.name, _distribution(e).lower() != BUILTIN)):
         if (allowed and ep.name not in allowed) or ep.name in blocked:
             loaded.skipped.append(ep.name)
             continue
-        if pm.get_plugin(ep.name) is not None:
-            continue
         dist = ep.dist
         info = PluginInfo(ep.name, dist.name if dist else "", dist.version if dist else "")
-        try:
-            plugin = ep.load()
-            pm.register(plugin, name=ep.name)
-        except Exception as exc:
-            info.error = f"{type(exc).__name__}: {exc}"
-            loaded.failed[ep.name] = info
-            log.error("plugin %r failed to load and is skipped: %s", ep.name, info.error)
+        if pm.get_plugin(ep.name) is not None:
+            if ep.name in loaded.plugins:  # two distributions, one entry-point name
+                key = f"{ep.name} ({info.distribution})"
+                loaded.plugins[key] = info
+                loaded.fail(pm, key, "has a name already taken", f"plugin {ep.name!r} is "
+                            f"already provided by {loaded.plugins[ep.name].distribution}")
             continue
         loaded.plugins[ep.name] = info
+        try:
+            if pm.register(ep.load(), name=ep.name) is None:
+                raise TypeError(f"entry point {ep.value!r} is None, not a plugin")
+        except Exception as exc:
+            log.debug("plugin %r failed to load", ep.name, exc_info=True)
+            loaded.fail(pm, ep.name, "failed to load", _reason(exc))
     return loaded
+
+
+def _distribution(ep: importlib.metadata.EntryPoint) -> str:
+    return ep.dist.name if ep.dist else ""
+
+
+def vet(pm: pluggy.PluginManager) -> None:
+    """Skip every plugin that implements a hook pyrostage does not have (pluggy's
+    ``check_pending`` names the first one only), and warn of plugins that implement none."""
+    loaded = loaded_of(pm)
+    hooks = {name: caller for name, caller in vars(pm.hook).items() if not name.startswith("_")}
+    known = sorted(name for name, caller in hooks.items() if caller.has_spec())
+    unknown: dict[str, list[str]] = {}
+    for name, caller in hooks.items():
+        if not caller.has_spec():
+            for impl in caller.get_hookimpls():
+                if not impl.optionalhook:
+                    unknown.setdefault(impl.plugin_name, []).append(name)
+    for plugin_name, names in unknown.items():
+        loaded.fail(pm, plugin_name, "implements a hook pyrostage does not have",
+                    "; ".join(_unknown_hook(name, known) for name in names))
+    for plugin_name, plugin in pm.list_name_plugin():
+        if plugin is not None and not pm.get_hookcallers(plugin):
+            loaded.warn(plugin_name, "implements no pyrostage hook: is a @hookimpl missing?")
+
+
+def _unknown_hook(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"pyrostage's hooks: {', '.join(known)}"
+    return f"unknown hook {name!r} ({hint})"
 
 
 @dataclass
@@ -106,34 +182,85 @@ class Registry:
     modes: dict[str, type[Mode]] = field(default_factory=dict)
     behaviours: dict[str, type[Behaviour]] = field(default_factory=dict)
     source: dict[str, str] = field(default_factory=dict)
+    loaded: Loaded = field(default_factory=Loaded)
 
 
 def collect(pm: pluggy.PluginManager) -> Registry:
-    """Ask every plugin for its modes and behaviours, recording which plugin gave which."""
-    registry = Registry()
+    """Ask every plugin for its modes and behaviours, recording which plugin gave which.
 
-    def registrar(plugin: str, kind: str) -> object:
+    A plugin whose registration raises, or that offers a name another plugin already has
+    (built-ins are asked first, then the others in the order they were loaded), is skipped
+    whole: nothing it registered is kept and it is unregistered.
+    """
+    loaded = loaded_of(pm)
+    vet(pm)
+    registry = Registry(loaded=loaded)
+    offers: dict[str, list[tuple[str, HookImpl]]] = {}
+    for hook, kind in ((pm.hook.register_modes, "mode"), (pm.hook.register_commands, "behaviour")):
+        for impl in hook.get_hookimpls():
+            offers.setdefault(impl.plugin_name, []).append((kind, impl))
+    order = [name for name, _ in pm.list_name_plugin() if name in offers]
+    order.sort(key=lambda name: not loaded.builtin(name))
+    for plugin in order:
+        try:
+            found = _ask(plugin, offers[plugin])
+        except Exception as exc:
+            log.debug("plugin %r failed while registering", plugin, exc_info=True)
+            loaded.fail(pm, plugin, "failed while registering", _reason(exc))
+            continue
+        taken = [f"{kind} {name!r} is already provided by plugin {registry.source[name]!r}"
+                 + (" (built in)" if loaded.builtin(registry.source[name]) else "")
+                 for name, (kind, _) in found.items() if name in registry.source]
+        if taken:
+            loaded.fail(pm, plugin, "clashes with another plugin", "; ".join(taken))
+            continue
+        for name, (kind, cls) in found.items():
+            target = registry.modes if kind == "mode" else registry.behaviours
+            target[name] = cls  # type: ignore[assignment]
+            registry.source[name] = plugin
+    return registry
+
+
+def _ask(plugin: str, impls: list[tuple[str, HookImpl]]) -> dict[str, tuple[str, type[Behaviour]]]:
+    """What one plugin registers: name -> (kind, class); raises if any of it is wrong."""
+    found: dict[str, tuple[str, type[Behaviour]]] = {}
+
+    def registrar(kind: str) -> Callable[[type[Behaviour]], None]:
         def register(cls: type[Behaviour]) -> None:
             if kind == "mode" and not (isinstance(cls, type) and issubclass(cls, Mode)):
                 raise TypeError(f"plugin {plugin!r} registered {cls!r}, which is not a Mode")
-            if not (isinstance(cls, type) and issubclass(cls, Behaviour)) or not cls.name:
+            if not (isinstance(cls, type) and issubclass(cls, Behaviour)):
+                raise TypeError(f"plugin {plugin!r} registered {cls!r}, which is not a Behaviour")
+            if not (isinstance(cls.name, str) and cls.name):
                 raise TypeError(f"plugin {plugin!r} registered {cls!r} without a name")
             cls.command_specs()  # a command whose types cannot be checked fails here
-            if cls.name in registry.source:
-                log.warning(
-                    "%s %r from plugin %r replaces the one from %r",
-                    kind, cls.name, plugin, registry.source[cls.name],
-                )
-            target = registry.modes if kind == "mode" else registry.behaviours
-            target[cls.name] = cls  # type: ignore[assignment]
-            registry.source[cls.name] = plugin
+            if found.setdefault(cls.name, (kind, cls)) != (kind, cls):
+                raise ValueError(f"plugin {plugin!r} registered two things named {cls.name!r}")
 
         return register
 
-    for hook, kind in ((pm.hook.register_modes, "mode"), (pm.hook.register_commands, "behaviour")):
-        for impl in hook.get_hookimpls():  # registration order: a later plugin replaces
-            try:
-                impl.function(register=registrar(impl.plugin_name, kind))
-            except Exception:
-                log.exception("plugin %r failed while registering", impl.plugin_name)
-    return registry
+    for kind, impl in impls:
+        impl.function(register=registrar(kind))
+    return found
+
+
+def report(registry: Registry) -> dict[str, dict[str, Any]]:
+    """Plugin name -> what it provides and where from, or why it was skipped: what
+    ``status()["plugins"]`` and ``pyrostage plugins`` show."""
+    loaded = registry.loaded
+    provides: dict[str, list[str]] = {}
+    for thing, plugin in registry.source.items():
+        provides.setdefault(plugin, []).append(thing)
+    out: dict[str, dict[str, Any]] = {}
+    for name in sorted(set(provides) | set(loaded.plugins)):
+        info = loaded.plugins.get(name) or PluginInfo(name)
+        out[name] = {"provides": sorted(provides.get(name, [])),
+                     "distribution": info.distribution, "version": info.version}
+        if info.warning:
+            out[name]["warning"] = info.warning
+    for name, info in sorted(loaded.failed.items()):
+        out[name] = {"error": info.error, "distribution": info.distribution,
+                     "version": info.version}
+    for name in loaded.skipped:
+        out[name] = {"skipped": "left out by the allow/deny lists"}
+    return out

@@ -18,19 +18,18 @@ import Pyro4.errors
 import Pyro4.message
 import Pyro4.util
 
+from . import transport
+from .payload import Limits as ParseLimits
+
 if TYPE_CHECKING:
     from .config import TLS
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_SIZE = 16 * 1024 * 1024
-THREADPOOL_SIZE = 160
-HANDSHAKE_TIMEOUT = 10.0
-"""Seconds a new connection gets to finish the TLS and Pyro handshakes (then none: an idle
-controller is never dropped, but a stranger's silent socket does not hold a worker forever)."""
-HANDSHAKE_MAX_SIZE = 64 * 1024
-"""Bytes the first (not yet authenticated) message may declare; Pyro4 reads a whole message
-before it checks the HMAC, so without this a stranger could make each worker hold 16 MB."""
+THREADPOOL_SIZE = 320
+NS_LIMITS = transport.Limits(inbound=256 * 1024)
+"""A name server's requests are names, URIs and metadata: small."""
 
 # Pyro4 objects a serpent message may otherwise rebuild on the receiving side; pyrostage never
 # sends them, so they stay the plain dicts they arrived as (and fail validation like any dict).
@@ -44,6 +43,45 @@ _NOT_REBUILT = (
 
 def _as_plain_dict(classname: str, data: dict[str, Any]) -> dict[str, Any]:
     return data
+
+
+class GuardedSerpent(Pyro4.util.SerpentSerializer):
+    """serpent, but a call is measured before it is parsed (see ``engine.payload``) and
+    compressed data, which Pyro4 would inflate without any bound, is refused."""
+
+    limits = ParseLimits()
+    heavy_items = 2_000
+    """A call with more items than this waits for one of the daemon's few large places."""
+
+    def deserializeCall(self, data: bytes, compressed: bool = False) -> Any:
+        if compressed:
+            raise ValueError(COMPRESSED)
+        found = self.limits.check(data)
+        if found is not None and found.items > self.heavy_items:
+            transport.hold_large()
+        return super().deserializeCall(data)
+
+    def deserializeData(self, data: bytes, compressed: bool = False) -> Any:
+        if compressed:
+            raise ValueError(COMPRESSED)
+        return super().deserializeData(data)
+
+
+COMPRESSED = "compressed messages are refused: set Pyro4.config.COMPRESSION = False"
+
+
+def parse_limits(limits: ParseLimits) -> None:
+    """Let this process's daemons parse calls up to ``limits`` (the largest of its nodes')."""
+    current = GuardedSerpent.limits
+    GuardedSerpent.limits = ParseLimits(items=max(limits.items, current.items),
+                                        depth=max(limits.depth, current.depth))
+
+
+def _guard_serpent() -> None:
+    if not isinstance(Pyro4.util._serializers.get("serpent"), GuardedSerpent):
+        guarded = GuardedSerpent()
+        Pyro4.util._serializers["serpent"] = guarded
+        Pyro4.util._serializers_by_id[guarded.serializer_id] = guarded
 
 
 def harden(max_message: int = MAX_MESSAGE_SIZE) -> None:
@@ -66,6 +104,7 @@ def harden(max_message: int = MAX_MESSAGE_SIZE) -> None:
     config.ONEWAY_THREADED = False  # oneway calls run in order on their connection's worker
     for classname in _NOT_REBUILT:
         Pyro4.util.SerializerBase.register_dict_to_class(classname, _as_plain_dict)
+    _guard_serpent()
 
 
 def use_tls(tls: TLS | None) -> None:
@@ -95,60 +134,22 @@ def warn_if_exposed(host: str, hmac_key: bytes | None, what: str = "this node") 
     return True
 
 
-def secure_daemon(daemon: Pyro4.core.Daemon, hmac_key: bytes | None) -> Pyro4.core.Daemon:
-    """Sign the daemon with the key, and bound how long a new connection may stay silent.
+def secure_daemon(
+    daemon: Pyro4.core.Daemon, hmac_key: bytes | None, limits: transport.Limits | None = None
+) -> Pyro4.core.Daemon:
+    """Sign the daemon with the key and put its connections behind a ``transport.Gate``.
 
     Pyro4 runs a TLS handshake inside ``accept()`` on the one thread that accepts, so a
     single idle TCP connection would stop a TLS daemon from accepting anyone; here the TLS
-    handshake is moved to the connection's own worker and, like Pyro's own handshake, must
-    finish within ``HANDSHAKE_TIMEOUT``. After it the connection has no timeout at all.
+    handshake is moved to the connection's own worker, within the handshake deadline.
     """
     if hmac_key:
         daemon._pyroHmacKey = hmac_key
     listening: Any = daemon.transportServer.sock
     if hasattr(listening, "do_handshake_on_connect"):  # an ssl.SSLSocket
         listening.do_handshake_on_connect = False  # read by accept() for each new socket
-    handshake = daemon._handshake
-
-    def timed_handshake(conn: Any, denied_reason: str | None = None) -> bool:
-        conn.sock.settimeout(HANDSHAKE_TIMEOUT)
-        conn.recv = _capped_first_message(conn.recv)
-        try:
-            ok = bool(handshake(conn, denied_reason))
-        except (OSError, Pyro4.errors.CommunicationError) as exc:
-            log.info("dropped a connection that did not finish its handshake: %s", exc)
-            return False
-        finally:
-            del conn.recv  # the class's own recv again
-        if ok:
-            conn.sock.settimeout(None)
-        return ok
-
-    daemon._handshake = timed_handshake
+    transport.install(daemon, limits or transport.Limits())
     return daemon
-
-
-def _capped_first_message(recv: Any) -> Any:
-    """``recv`` that refuses a first message header declaring more than HANDSHAKE_MAX_SIZE."""
-    first = [True]
-
-    def recv_checked(size: int) -> bytes:
-        data: bytes = recv(size)
-        if first[0]:
-            first[0] = False
-            try:
-                header = Pyro4.message.Message.from_header(data)
-            except Pyro4.errors.ProtocolError:
-                return data  # Pyro reports it
-            declared = header.data_size + header.annotations_size
-            if declared > HANDSHAKE_MAX_SIZE:
-                raise Pyro4.errors.ConnectionClosedError(
-                    f"handshake message of {declared} bytes refused "
-                    f"(at most {HANDSHAKE_MAX_SIZE} before the HMAC is checked)"
-                )
-        return data
-
-    return recv_checked
 
 
 def _cannot_serve(exc: OSError, host: str, port: int) -> OSError:
@@ -159,13 +160,15 @@ def _cannot_serve(exc: OSError, host: str, port: int) -> OSError:
     return clear
 
 
-def serve_daemon(host: str, port: int, hmac_key: bytes | None) -> Pyro4.core.Daemon:
+def serve_daemon(
+    host: str, port: int, hmac_key: bytes | None, limits: transport.Limits | None = None
+) -> Pyro4.core.Daemon:
     """A Pyro daemon on host:port, secured (see ``secure_daemon``)."""
     try:
         daemon = Pyro4.Daemon(host=host, port=port)
     except OSError as exc:
         raise _cannot_serve(exc, host, port) from None
-    return secure_daemon(daemon, hmac_key)
+    return secure_daemon(daemon, hmac_key, limits)
 
 
 def proxy(uri: Any, hmac_key: bytes | None = None, timeout: float | None = None) -> Pyro4.Proxy:
@@ -275,4 +278,4 @@ def serve_ns(
                                                hmac=hmac_key)
     except OSError as exc:
         raise _cannot_serve(exc, host, port) from None
-    return uri, secure_daemon(daemon, hmac_key), bc
+    return uri, secure_daemon(daemon, hmac_key, NS_LIMITS), bc

@@ -26,7 +26,7 @@ import pluggy
 
 from .modes import Behaviour, CommandSpec, Mode
 from .plugins import Registry
-from .store import StateView, Store
+from .store import StateNotSaved, StateView, Store
 from .validation import short as short_repr
 
 if TYPE_CHECKING:
@@ -95,10 +95,17 @@ class Stage:
                 self.modes[key] = instance
         self._specs = {key: type(b).command_specs() for key, b in self.behaviours.items()}
         self._engine_state = StateView(store, "stage")
-        wanted = self._engine_state.get("mode") or default_mode
+        self._default_mode = default_mode
+        self.active: Mode = self._stored_mode()
+        self._notices = self.notices()
+        store.listen(self._store_changed)
+
+    def _stored_mode(self) -> Mode:
+        """The active mode as the store has it (or the default one)."""
+        wanted = self._engine_state.get("mode") or self._default_mode
         if wanted not in self.modes:
             wanted = "colorsquare" if "colorsquare" in self.modes else next(iter(self.modes))
-        self.active: Mode = self.modes[wanted]
+        return self.modes[wanted]
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -115,7 +122,10 @@ class Stage:
         try:
             self.hook.pyrostage_shutdown(stage=self)
         finally:
-            self.store.flush()
+            try:
+                self.store.flush()
+            except StateNotSaved as exc:
+                log.error("stopping: %s", exc)
 
     @property
     def uptime(self) -> float:
@@ -129,16 +139,16 @@ class Stage:
             raise TypeError(f"a command name is a string, got {type(command).__name__}")
         if not NAME.match(command):
             raise LookupError(
-                f"unknown command {command[:60]!r}: commands are lowercase names, optionally "
-                "qualified as mode.command or plugin.command; see commands()"
+                f"unknown command {short_repr(command)}: commands are lowercase names, "
+                "optionally qualified as mode.command or plugin.command; see commands()"
             )
         owner_name, _, short = command.rpartition(".")
         if owner_name:
             owner = self.behaviours.get(owner_name)
             if owner is None:
                 raise LookupError(
-                    f"unknown mode or plugin {owner_name!r} in {command!r}; "
-                    f"known: {', '.join(sorted(self.behaviours))}"
+                    f"unknown mode or plugin {short_repr(owner_name)} in "
+                    f"{short_repr(command)}; known: {', '.join(sorted(self.behaviours))}"
                 )
         else:
             owner = self.active
@@ -146,14 +156,22 @@ class Stage:
         if spec is None:
             known = ", ".join(sorted(self._specs[owner.name])) or "none"
             where = f"the active mode {owner.name!r}" if not owner_name else repr(owner.name)
-            raise LookupError(f"{where} has no command {short_repr(short)}; its commands: {known}")
+            message = f"{where} has no command {short_repr(short)}; its commands: {known}"
+            elsewhere = [f"{name}.{short}" for name, specs in sorted(self._specs.items())
+                         if short in specs and name != owner.name]
+            if elsewhere:
+                message += f"; did you mean {' or '.join(elsewhere)}?"
+            raise LookupError(message)
         return owner, spec
 
     def describe(self, mode: str | None = None) -> dict[str, dict[str, Any]]:
         """Command name -> declaration, for one mode/plugin or (None) the active mode."""
+        if mode is not None and not isinstance(mode, str):
+            raise TypeError(f"a mode or plugin name is a string, got {type(mode).__name__}")
         if mode is not None and mode not in self.behaviours:
             raise LookupError(
-                f"unknown mode or plugin {mode!r}; known: {', '.join(sorted(self.behaviours))}"
+                f"unknown mode or plugin {short_repr(mode)}; "
+                f"known: {', '.join(sorted(self.behaviours))}"
             )
         owner = self.behaviours[mode] if mode is not None else self.active
         return {name: spec.describe() for name, spec in sorted(self._specs[owner.name].items())}
@@ -194,10 +212,15 @@ class Stage:
     def apply(
         self, change: Callable[[], Any], source: str = "controller", owner: Behaviour | None = None
     ) -> Any:
-        """Run one change serialized with all others; return once it is durable."""
+        """Run one change serialized with all others; return once it is durable.
+
+        ``StateNotSaved`` (an OSError) while the state cannot be saved: the change is not
+        run, or, when its commit fails, undone with every change committed along with it.
+        """
         me = threading.get_ident()
         if self._serial_thread == me:  # a change made by a change (e.g. a hook): inline
             return self._run(change, source, owner, nested=True)
+        self.store.writable()
         if self.dispatch == "inbox" and self.loop_thread not in (None, me):
             done: Future[Any] = Future()
             self._tasks.put(("apply", change, source, owner, done))
@@ -218,10 +241,15 @@ class Stage:
             if not self.lock.acquire(timeout=self.timeout):
                 raise TimeoutError(self._timeout_message())
             try:
+                self._recover()
                 result, ticket = self._serial(change, source, owner)
             finally:
                 self.lock.release()
-        self.store.flush(ticket)
+        try:
+            self.store.flush(ticket)
+        except StateNotSaved:
+            self._recover_now()  # the caller's next read shows the state as it is on disk
+            raise
         return result
 
     def _timeout_message(self) -> str:
@@ -229,6 +257,48 @@ class Stage:
             f"node {self.name!r} could not apply the change within {self.timeout:g} s: "
             "a plugin is holding the main loop or the engine lock; the change was not made"
         )
+
+    def _recover(self) -> None:
+        """After a failed commit: memory back to the durable state — every behaviour's values
+        reloaded and ``restore()``d, the active mode too. Only under the engine lock and
+        between changes, never inside one (its own revert would undo this)."""
+        if not self.store.stale or self._serial_thread is not None:
+            return
+        generation = self.store.generation
+        for name, behaviour in self.behaviours.items():
+            try:
+                behaviour.state.reload()
+                behaviour.restore()
+            except Exception:
+                log.exception("%r could not be restored from the saved state", name)
+        self._engine_state.reload()
+        self.active = self._stored_mode()
+        self.store.reloaded(generation)
+        log.info("memory reverted to the saved state")
+        self.request_redraw()
+
+    def _recover_now(self) -> None:
+        """``_recover`` from outside the engine lock, unless a stuck change holds it (then the
+        main loop does it later)."""
+        if self.store.stale and self.lock.acquire(timeout=self.timeout):
+            try:
+                self._recover()
+            finally:
+                self.lock.release()
+
+    def _store_changed(self) -> None:
+        """The store's health changed (any thread): redraw the banner, let the loop recover."""
+        notices = self.notices()
+        if notices != self._notices or self.store.stale:
+            self._notices = notices
+            self.request_redraw()
+
+    def notices(self) -> list[str]:
+        """Short lines for a banner about what the node cannot do now (empty when all is well)."""
+        problem = self.store.problem
+        if problem is None:
+            return []
+        return [f"cannot save: {problem} ({self.store.path}); changes are refused"]
 
     def _serial(self, change: Callable[[], Any], source: str, owner: Behaviour | None) -> Any:
         """Run a change as the one running now; return (result, ticket for its own writes)."""
@@ -272,7 +342,9 @@ class Stage:
         if not isinstance(mode, str):
             raise TypeError(f"a mode name is a string, got {type(mode).__name__}")
         if mode not in self.modes:
-            raise LookupError(f"unknown mode {mode!r}; this node has: {', '.join(self.modes)}")
+            raise LookupError(
+                f"unknown mode {short_repr(mode)}; this node has: {', '.join(self.modes)}"
+            )
 
         def change() -> str:
             old = self.active
@@ -335,6 +407,7 @@ class Stage:
     def run_tasks(self, surface: Any, draw: Callable[[], Any]) -> None:
         """Apply queued presses and changes; serve jobs (snapshots) from an up-to-date frame
         (``draw`` brings the screen up to date first when something changed)."""
+        self._upkeep()
         jobs = []
         applied = False
         while True:
@@ -352,7 +425,10 @@ class Stage:
                     if done is not None:
                         done.set_result(True)
                 except BaseException as exc:
-                    log.exception("button %r press failed", button)
+                    if isinstance(exc, StateNotSaved):
+                        log.warning("button %r press refused: %s", button, exc)
+                    else:
+                        log.exception("button %r press failed", button)
                     if done is not None:
                         done.set_exception(exc)
             elif kind == "apply":
@@ -360,6 +436,7 @@ class Stage:
                 if not done.set_running_or_notify_cancel():
                     continue
                 with self.lock:
+                    self._recover()
                     try:
                         done.set_result(self._serial(change, source, owner))
                     except BaseException as exc:
@@ -370,8 +447,8 @@ class Stage:
         if applied:  # durable even when a caller gave up waiting (its callers' flush is a no-op)
             try:
                 self.store.flush()
-            except Exception:
-                log.exception("could not commit the state")
+            except StateNotSaved:  # the store logged it; each caller gets the error
+                self._recover_now()
         if jobs and self._dirty:
             draw()
         for _, job, done in jobs:
@@ -380,6 +457,16 @@ class Stage:
                     done.set_result(job(surface))
                 except BaseException as exc:
                     done.set_exception(exc)
+
+    def _upkeep(self) -> None:
+        """Main loop: reload memory after a failed commit; try to write again when due."""
+        if self.store.stale and self.lock.acquire(timeout=DRAW_LOCK_WAIT):
+            try:
+                self._recover()
+            finally:
+                self.lock.release()
+        if not self.store.ok:
+            self.store.probe()
 
     def request_redraw(self, mode: str | None = None) -> None:
         if mode is None or mode == self.active.name:
@@ -403,21 +490,30 @@ class Stage:
         """Let a mode advance its state (a countdown reaching zero), on the serialized path."""
         mode = mode or self.active
         tick = getattr(mode, "tick", None)
-        if tick is not None:
+        if tick is not None and self.store.ok:  # else: after the next successful try to write
             try:
                 self.apply(lambda: tick(self.clock()), source="tick", owner=mode)
             except TimeoutError:
                 log.debug("tick of %r skipped: the engine is busy", mode.name)
+            except StateNotSaved:
+                log.debug("tick of %r not saved", mode.name)
             except Exception:
                 log.exception("mode %r failed in tick()", mode.name)
 
     def next_deadline(self) -> float | None:
-        """The soonest time a mode in the background needs a tick (seconds, stage clock)."""
+        """The soonest time a mode in the background needs a tick (seconds, stage clock); while
+        the state cannot be saved, no sooner than the store's next try to write (the loop
+        wakes for it, and ticks that could not be saved do not spin)."""
         soonest = None
         for mode in self.modes.values():
             when = self._deadline_of(mode)
             if when is not None and (soonest is None or when < soonest):
                 soonest = when
+        if self.store.stale:
+            return self.clock()
+        if not self.store.ok:
+            retry = self.clock() + max(0.0, self.store.next_probe - time.monotonic())
+            soonest = retry if soonest is None else max(soonest, retry)
         return soonest
 
     def _deadline_of(self, mode: Mode) -> float | None:

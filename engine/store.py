@@ -3,18 +3,28 @@
 A command's writes are queued whole when it succeeds (dropped when it raises); ``flush``
 commits everything queued so far in one transaction for all the callers waiting on it (group
 commit), before any of them is acknowledged.
+
+A commit that fails (disk full, read-only) is never retried: its changes, and every change
+queued after them (they may build on them), are dropped and each of their callers gets a
+``StateNotSaved``. The store is then *stale* until the stage has reloaded memory from the
+durable state, and *not ok* until a write works again: it tries again before each change
+(refused while the try fails) and every ``PROBE_EVERY`` seconds from the main loop. A file
+that cannot be written at start is read read-only meanwhile; only real damage is moved aside.
 """
 
 from __future__ import annotations
 
 import copy
+import errno
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +46,21 @@ MIGRATIONS: list[str] = [
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
+PROBE_EVERY = 2.0
+"""Seconds between the main loop's tries to write again while the state cannot be saved."""
+DAMAGE = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+REASONS = {  # SQLite error (prefix) -> errno, what it means for a person
+    "SQLITE_FULL": (errno.ENOSPC, "disk full"),
+    "SQLITE_READONLY": (errno.EROFS, "read-only"),
+    "SQLITE_CANTOPEN": (errno.EACCES, "cannot open the file"),
+    "SQLITE_PERM": (errno.EACCES, "permission denied"),
+    "SQLITE_IOERR": (errno.EIO, "disk I/O error"),
+    "SQLITE_BUSY": (errno.EBUSY, "locked by another process"),
+}
+
+
+class StateNotSaved(OSError):
+    """The state could not be written (disk full, read-only ...), so the change was not made."""
 
 
 def _check_rows(conn: sqlite3.Connection) -> None:
@@ -47,12 +72,46 @@ def _check_rows(conn: sqlite3.Connection) -> None:
         json.loads(row[2])
 
 
+def _damaged(exc: BaseException) -> bool:
+    """True for a file that is not a usable database; False for one that cannot be written."""
+    if isinstance(exc, ValueError):
+        return True
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return False
+    name = getattr(exc, "sqlite_errorname", None)
+    if name is None:  # raised here: integrity check or a newer schema
+        return not isinstance(exc, sqlite3.OperationalError)
+    return str(name).startswith(DAMAGE)
+
+
+def _migrate(conn: sqlite3.Connection, version: int) -> None:
+    for number in range(version, SCHEMA_VERSION):
+        conn.execute("BEGIN")
+        for statement in MIGRATIONS[number].split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version={number + 1}")
+        conn.execute("COMMIT")
+
+
+def _probe(conn: sqlite3.Connection) -> None:
+    """A tiny real write (a row added and removed in one transaction): raises if none works."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("INSERT OR REPLACE INTO state VALUES ('', 'probe', zeroblob(512), 0)")
+        conn.execute("DELETE FROM state WHERE owner = '' AND key = 'probe'")
+        conn.execute("COMMIT")
+    finally:
+        if conn.in_transaction:
+            with suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+
+
 class Store:
     """One node's SQLite file (WAL, synchronous=FULL), shared safely by all threads."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._commit_lock = threading.Lock()
         self._plock = threading.Lock()
@@ -62,13 +121,25 @@ class Store:
         self._durable = 0
         self.commits = 0
         self.writes = 0
+        self.failed_commits = 0
+        self.generation = 0
+        self.stale = False
+        self.since: float | None = None
+        self._problem: tuple[int, str, str] | None = None  # errno, short reason, SQLite's words
+        self._failed: deque[list[Any]] = deque(maxlen=64)  # [after, upto, errno, message]
+        self._next_probe = 0.0
+        self._listeners: list[Callable[[], None]] = []
+        self._read_only = False  # the connection is a read-only copy (see _open_readonly)
         try:
-            self._conn = self._open()
-        except (sqlite3.Error, ValueError) as exc:  # ValueError: text or JSON that won't decode
-            self._move_aside(exc)
-            self._conn = self._open()
+            self._conn = self._open_writable(check=True)
+        except (sqlite3.Error, OSError) as exc:
+            self._conn = self._open_readonly()
+            self._set_problem(exc)
+            log.error("%s; serving it read-only until it can be written", self._describe())
 
-    def _open(self) -> sqlite3.Connection:
+    # -- opening ------------------------------------------------------------------------
+
+    def _open(self, check: bool) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
             conn.execute("PRAGMA journal_mode=WAL")
@@ -78,20 +149,54 @@ class Store:
                 raise sqlite3.DatabaseError(
                     f"schema version {version} is newer than this pyrostage ({SCHEMA_VERSION})"
                 )
-            for number in range(version, SCHEMA_VERSION):
-                conn.execute("BEGIN")
-                for statement in MIGRATIONS[number].split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(f"PRAGMA user_version={number + 1}")
-                conn.execute("COMMIT")
-            problems = [row[0] for row in conn.execute("PRAGMA integrity_check(5)")]
-            if problems != ["ok"]:
-                raise sqlite3.DatabaseError(f"integrity check: {problems[0][:200]!r}")
-            _check_rows(conn)
+            _migrate(conn, version)
+            if check:
+                problems = [row[0] for row in conn.execute("PRAGMA integrity_check(5)")]
+                if problems != ["ok"]:
+                    raise sqlite3.DatabaseError(f"integrity check: {problems[0][:200]!r}")
+                _check_rows(conn)
         except (sqlite3.Error, ValueError):
             conn.close()
             raise
+        return conn
+
+    def _open_writable(self, check: bool) -> sqlite3.Connection:
+        """A connection that has just written (a probe); a damaged file is moved aside first.
+        Raises ``sqlite3.Error``/``OSError`` when the file cannot be written."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = self._open(check)
+        except (sqlite3.Error, ValueError) as exc:
+            if not _damaged(exc):
+                raise
+            self._move_aside(exc)
+            conn = self._open(check)
+        try:
+            _probe(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _open_readonly(self) -> sqlite3.Connection:
+        """The file opened for reading only; an empty state in memory if it cannot be read."""
+        self._read_only = True
+        uri = self.path.absolute().as_uri()
+        for options in ("mode=ro", "mode=ro&immutable=1"):  # immutable: no -shm can be made
+            try:
+                conn = sqlite3.connect(f"{uri}?{options}", uri=True, isolation_level=None,
+                                       check_same_thread=False)
+            except sqlite3.Error:
+                continue
+            try:
+                if conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,):
+                    _check_rows(conn)
+                    return conn
+            except (sqlite3.Error, ValueError):
+                pass
+            conn.close()
+        conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        _migrate(conn, 0)
         return conn
 
     def _move_aside(self, exc: Exception) -> None:
@@ -105,6 +210,155 @@ class Store:
             self.path, exc, self.path.name, stamp,
         )
 
+    # -- health -------------------------------------------------------------------------
+
+    @property
+    def ok(self) -> bool:
+        """True while changes can be saved."""
+        return self._problem is None
+
+    @property
+    def problem(self) -> str | None:
+        """Why changes cannot be saved now ("disk full", "read-only" ...), or None."""
+        return self._problem[1] if self._problem else None
+
+    @property
+    def next_probe(self) -> float:
+        """The ``time.monotonic()`` of the next try to write, while not ok."""
+        return self._next_probe
+
+    def listen(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` (from any thread, no lock held) when ``ok`` or ``stale`` change."""
+        self._listeners.append(callback)
+
+    def _changed(self) -> None:
+        for callback in self._listeners:
+            try:
+                callback()
+            except Exception:
+                log.exception("a store listener failed")
+
+    def _set_problem(self, exc: BaseException) -> None:
+        code, reason = errno.EIO, "error"
+        name = str(getattr(exc, "sqlite_errorname", "") or "")
+        for prefix, (c, r) in REASONS.items():
+            if name.startswith(prefix):
+                code, reason = c, r
+        if isinstance(exc, OSError) and exc.errno:
+            code, reason = exc.errno, os.strerror(exc.errno).lower()
+        fs = self._file_system()
+        if code in (errno.EACCES, errno.EROFS, errno.EPERM) and fs and fs.f_flag & os.ST_RDONLY:
+            code, reason = errno.EROFS, "read-only"
+        elif code == errno.EIO and fs and fs.f_bavail == 0:  # e.g. no room for the -shm file
+            code, reason = errno.ENOSPC, "disk full"
+        words = str(exc.strerror if isinstance(exc, OSError) and exc.strerror else exc)
+        self._problem = (code, reason, words[:200])
+        if self.since is None:
+            self.since = time.time()
+        self._next_probe = time.monotonic() + PROBE_EVERY
+
+    def _file_system(self) -> os.statvfs_result | None:
+        """The state directory's file system (or its nearest existing parent's)."""
+        folder = self.path.parent
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        try:
+            return os.statvfs(folder)
+        except OSError:
+            return None
+
+    def _describe(self) -> str:
+        _code, reason, words = self._problem or (0, "", "")
+        return f"the state could not be saved: {reason} ({words}) in {self.path}"
+
+    def error(self) -> StateNotSaved:
+        """The error a refused change raises: what, why and where, and that nothing changed."""
+        code = self._problem[0] if self._problem else errno.EIO
+        return StateNotSaved(code, f"{self._describe()}; the change was not made")
+
+    def writable(self) -> None:
+        """Return if changes can be saved now (while not ok: if a try to write works now, so a
+        caller's retry after space is back succeeds at once); else raise the error."""
+        if self._problem is not None and not self.probe(force=True):
+            raise self.error()
+
+    def probe(self, force: bool = False) -> bool:
+        """Try to write again (at most every ``PROBE_EVERY`` s unless ``force``); True once
+        the state can be saved."""
+        if self._problem is None:
+            return True
+        if not force and time.monotonic() < self._next_probe:
+            return False
+        with self._commit_lock:
+            if self._problem is None:
+                return True
+            if not force and time.monotonic() < self._next_probe:
+                return False
+            before = self._problem[1]
+            try:
+                conn = self._try_write()
+            except (sqlite3.Error, OSError) as exc:
+                self._set_problem(exc)
+            else:
+                if conn is not None:
+                    self._use(conn)
+                self._problem = None
+                self.since = None
+        if self._problem is not None:
+            if self._problem[1] != before:
+                log.error("%s", self._describe())
+                self._changed()
+            return False
+        log.warning("state file %s can be written again", self.path)
+        self._changed()
+        return True
+
+    def _try_write(self) -> sqlite3.Connection | None:
+        """A tiny real write: on this connection while it is a writable one and the disk was
+        full; else (read-only at start, I/O errors) through a new connection, returned."""
+        if not self._read_only:
+            try:
+                with self._lock:
+                    _probe(self._conn)
+                return None
+            except sqlite3.Error as exc:
+                if str(getattr(exc, "sqlite_errorname", "")).startswith("SQLITE_FULL"):
+                    raise
+        return self._open_writable(check=False)
+
+    def _use(self, conn: sqlite3.Connection) -> None:
+        """Switch to a new connection that has just written; the stage reloads memory through
+        it (what it read came through the old one, perhaps a read-only copy)."""
+        with self._lock:
+            old, self._conn = self._conn, conn
+            self._read_only = False
+            old.close()
+        error = self.error()
+        with self._plock:
+            if not self.stale:
+                self._failed.append([self._seq, self._seq, error.errno, error.strerror])
+            self.stale = True
+            self.generation += 1
+
+    def reloaded(self, generation: int) -> None:
+        """The stage has reloaded memory from the store as of ``generation``: changes may
+        commit again (unless a later failure made it stale once more)."""
+        with self._plock:
+            if self.generation == generation:
+                self.stale = False
+
+    def report(self) -> dict[str, Any]:
+        """For ``status()``: health, why not, since when (epoch seconds), counters."""
+        return {
+            "ok": self.ok,
+            "error": self._describe() if self._problem else None,
+            "since": self.since,
+            "path": str(self.path),
+            "writes": self.writes,
+            "commits": self.commits,
+            "failed_commits": self.failed_commits,
+        }
+
     # -- writing (inside the engine's serialized path) -----------------------------------
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> None:
@@ -115,12 +369,16 @@ class Store:
             self._seal([(sql, params)])
 
     def _seal(self, batch: list[tuple[str, tuple[Any, ...]]]) -> None:
-        """Queue one command's writes, whole, for the next group commit."""
+        """Queue one command's writes, whole, for the next group commit (or, while the store
+        is stale, drop them: the command built on memory that is about to be reloaded)."""
         with self._plock:
-            self._pending.extend(batch)
             self._seq += 1
-            self.writes += len(batch)
             self._local.ticket = self._seq
+            if self.stale:
+                self._failed[-1][1] = self._seq
+            else:
+                self._pending.extend(batch)
+                self.writes += len(batch)
 
     def last_ticket(self) -> int:
         """The ticket of the last batch this thread queued (0: its last change wrote nothing),
@@ -158,32 +416,74 @@ class Store:
         """Commit (fsync) everything queued up to ``ticket``: one commit serves every waiter.
 
         While one commit is on disk, other commands keep running and queue their writes;
-        the next caller to flush commits all of them together.
+        the next caller to flush commits all of them together. ``StateNotSaved`` if the
+        commit fails or failed before for ``ticket``; nothing of it is ever committed later.
         """
+        if ticket is not None:
+            self._raise_if_failed(ticket)
         target = self.mark() if ticket is None else ticket
         if self._durable >= target:
             return
         with self._commit_lock:
+            if ticket is not None:
+                self._raise_if_failed(ticket)
             if self._durable >= target:
                 return
             with self._plock:
                 batch, self._pending = self._pending, []
                 upto = self._seq
+            error = None
             if batch:
-                with self._lock:
-                    try:
-                        self._conn.execute("BEGIN")
-                        for sql, params in batch:
-                            self._conn.execute(sql, params)
-                        self._conn.execute("COMMIT")
-                    except BaseException:
-                        if self._conn.in_transaction:
-                            self._conn.execute("ROLLBACK")
-                        with self._plock:
-                            self._pending[:0] = batch
-                        raise
-                self.commits += 1
-            self._durable = upto
+                try:
+                    self._commit(batch)
+                    self.commits += 1
+                except sqlite3.Error as exc:
+                    error = self._fail(exc)
+            self._durable = max(self._durable, upto)
+        if error is not None:
+            self._changed()  # outside the commit lock: listeners may take the engine lock
+            raise error
+
+    def _commit(self, batch: list[tuple[str, tuple[Any, ...]]]) -> None:
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN")
+                for sql, params in batch:
+                    self._conn.execute(sql, params)
+                self._conn.execute("COMMIT")
+            finally:
+                if self._conn.in_transaction:
+                    self._roll_back()
+
+    def _roll_back(self) -> None:
+        """Undo a failed transaction; if even that fails, read through a fresh connection
+        (this one would show the failed writes to the reload that follows)."""
+        with suppress(sqlite3.Error):
+            self._conn.execute("ROLLBACK")
+        if self._conn.in_transaction:
+            self._conn.close()
+            self._conn = self._open_readonly()
+
+    def _fail(self, exc: sqlite3.Error) -> StateNotSaved:
+        """A commit failed: drop it and all queued since; the stage must reload memory."""
+        first = self._problem is None
+        self._set_problem(exc)
+        error = self.error()
+        with self._plock:
+            self._pending = []
+            self._failed.append([self._durable, self._seq, error.errno, error.strerror])
+            self.stale = True
+            self.generation += 1
+        self.failed_commits += 1
+        if first:
+            log.error("%s; changes are refused until it can", self._describe())
+        return error
+
+    def _raise_if_failed(self, ticket: int) -> None:
+        with self._plock:
+            for after, upto, code, message in self._failed:
+                if after < ticket <= upto:
+                    raise StateNotSaved(code, message)
 
     @contextmanager
     def atomic(self) -> Iterator[None]:
@@ -209,8 +509,13 @@ class Store:
 
     # -- reading ------------------------------------------------------------------------
 
+    def _flush_for_reading(self) -> None:
+        """Commit what is queued so a read sees it; a failure is its changes' callers' news."""
+        with suppress(StateNotSaved):
+            self.flush()
+
     def load(self, owner: str) -> dict[str, Any]:
-        self.flush()
+        self._flush_for_reading()
         with self._lock:
             rows = self._conn.execute(
                 "SELECT key, value, is_json FROM state WHERE owner = ?", (owner,)
@@ -221,7 +526,7 @@ class Store:
         self, owner: str, kind: str, n: int, include_undone: bool = True
     ) -> list[dict[str, Any]]:
         """The last ``n`` journal entries of one kind, newest first."""
-        self.flush()
+        self._flush_for_reading()
         sql = "SELECT id, data, source, at, undone FROM journal WHERE owner = ? AND kind = ?"
         if not include_undone:
             sql += " AND undone = 0"
@@ -236,6 +541,8 @@ class Store:
     def close(self) -> None:
         try:
             self.flush()
+        except StateNotSaved as exc:
+            log.error("closing %s: the last changes were not saved: %s", self.path, exc)
         finally:
             with self._lock:
                 self._conn.close()
@@ -252,6 +559,13 @@ class StateView:
     def snapshot(self) -> dict[str, Any]:
         """The values as they are now (cheap: values are replaced by ``set``, not mutated)."""
         return dict(self._cache)
+
+    def reload(self) -> bool:
+        """Read the values back from the store (after a failed commit); True if any changed."""
+        values = self._store.load(self.owner)
+        changed = values != self._cache
+        self._cache = values
+        return changed
 
     def revert(self, snapshot: dict[str, Any]) -> bool:
         """Put the values back as ``snapshot`` had them; True if anything changed."""

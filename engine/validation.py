@@ -62,6 +62,8 @@ class Length:
         unit = "items/characters/bytes"
         if self.hi is None:
             return f"at least {self.lo} {unit}"
+        if self.lo == 0:
+            return f"at most {self.hi} {unit}"
         return f"{self.lo} to {self.hi} {unit}"
 
 
@@ -104,6 +106,15 @@ def short(value: Any) -> str:
     except Exception:
         return f"a {type(value).__name__} that cannot be shown"
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def size_text(n: int) -> str:
+    """A byte count for people: "2.7 MB", "640 KB", "12 bytes"."""
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:.1f} MB"
+    if n >= 10_000:
+        return f"{n // 1000} KB"
+    return f"{n} bytes"
 
 
 def _digits(value: int) -> int:
@@ -235,18 +246,101 @@ def _check_meta(meta: Any, kinds: set[type] | None, base: Any) -> set[type] | No
     return None  # a Convert (or a plugin's own check) may hand on any kind of value
 
 
+# -- what a declaration lets a caller send ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WireCost:
+    """The most a value of a declared type can take in a serpent message."""
+
+    size: int
+    items: int
+    depth: int
+
+    def __add__(self, other: WireCost) -> WireCost:
+        return WireCost(self.size + other.size, self.items + other.items,
+                        max(self.depth, other.depth))
+
+    def most(self, other: WireCost) -> WireCost:
+        return WireCost(max(self.size, other.size), max(self.items, other.items),
+                        max(self.depth, other.depth))
+
+
+UNKNOWN_COST = WireCost(64 * 1024, 2_000, 8)
+"""What an ``Any`` parameter (or a conversion's raw input) is allowed."""
+_SCALAR_COST = {int: WireCost(4302, 4, 0), float: WireCost(32, 4, 0),
+                bool: WireCost(5, 1, 0), NoneType: WireCost(4, 1, 0)}
+
+
+def wire_cost(tp: Any, length: int | None = None) -> WireCost:
+    """How large, how many items and how deep a value of ``tp`` can be on the wire (serpent
+    escapes a character in at most 10 bytes and sends bytes as a base64 dict)."""
+    if tp is inspect.Parameter.empty or tp is Any:
+        return UNKNOWN_COST
+    origin = get_origin(tp)
+    if origin is Annotated:
+        base, *metas = get_args(tp)
+        bounds = [m.hi for m in metas if isinstance(m, Length) and m.hi is not None]
+        ranges = [m for m in metas if isinstance(m, Range) and None not in (m.lo, m.hi)]
+        if ranges and base in (int, float):
+            widest = max(max(abs(r.lo), abs(r.hi)) for r in ranges)  # type: ignore[arg-type]
+            return WireCost(len(str(int(widest))) + (2 if base is int else 26), 4, 0)
+        return wire_cost(base, min(bounds) if bounds else length)
+    if origin in (Union, types.UnionType):
+        cost = WireCost(0, 0, 0)
+        for option in get_args(tp):
+            cost = cost.most(wire_cost(option, length))
+        return cost
+    if origin in (list, tuple) or tp in (list, tuple):
+        items, variable = _tuple_items(tp) if origin is tuple or tp is tuple else (
+            [get_args(tp)[0] if get_args(tp) else Any], True)
+        if variable:
+            n = length if length is not None else DEFAULT_LENGTH[list]
+            inner = wire_cost(items[0])
+            return WireCost(2 + n * (inner.size + 2), 1 + n * (inner.items + 1), inner.depth + 1)
+        total = WireCost(2, 1, 0)
+        for item in items:
+            total = total + wire_cost(item) + WireCost(2, 1, 0)
+        return WireCost(total.size, total.items, total.depth + 1)
+    if tp is str:
+        n = length if length is not None else DEFAULT_LENGTH[str]
+        return WireCost(2 + 10 * n, 1, 0)
+    if tp is bytes:
+        n = length if length is not None else DEFAULT_LENGTH[bytes]
+        return WireCost(48 + 4 * (n // 3 + 1), 9, 1)
+    return _SCALAR_COST.get(tp, UNKNOWN_COST)
+
+
 # -- checking a value ----------------------------------------------------------------------
 
 
-def coerce(name: str, value: Any, tp: Any) -> Any:
-    """Return ``value`` checked (and normalised) against ``tp``, or raise a builtin error."""
+DEFAULT_LENGTH: dict[type, int] = {str: 10_000, bytes: 1_000_000, list: 1_000}
+"""How long a ``str``, ``bytes`` or list/``tuple[X, ...]`` argument may be when its command
+declares no ``Length``: the largest call a node accepts follows from its commands."""
+
+
+def _default_length(name: str, value: Any, kind: type) -> None:
+    limit = DEFAULT_LENGTH[kind]
+    if len(value) > limit:
+        what = "characters" if kind is str else "bytes" if kind is bytes else "items"
+        raise ValueError(
+            f"{name} must have at most {limit} {what} (declare a Length to accept more), "
+            f"got {len(value)}"
+        )
+
+
+def coerce(name: str, value: Any, tp: Any, bounded: bool = False) -> Any:
+    """Return ``value`` checked (and normalised) against ``tp``, or raise a builtin error.
+
+    ``bounded``: an ``Annotated`` Length bounds this value, so the default length does not.
+    """
     if tp is inspect.Parameter.empty or tp is Any:
         return value
     origin = get_origin(tp)
     if origin is Annotated:
         base, *metas = get_args(tp)
         try:
-            value = coerce(name, value, base)
+            value = coerce(name, value, base, any(isinstance(m, Length) for m in metas))
         except (TypeError, ValueError) as exc:
             ranges = [m.describe() for m in metas if isinstance(m, Range)]
             if not ranges or base not in (int, float):
@@ -266,7 +360,7 @@ def coerce(name: str, value: Any, tp: Any) -> Any:
             if option is NoneType:
                 continue
             try:
-                return coerce(name, value, option)
+                return coerce(name, value, option, bounded)
             except TypeError:
                 if isinstance(value, _outer(option)):
                     raise  # the right kind of value with a wrong part: say which part
@@ -277,11 +371,13 @@ def coerce(name: str, value: Any, tp: Any) -> Any:
     if origin is list or tp is list:
         if not isinstance(value, list | tuple):
             raise TypeError(f"{name} must be a list, got {type(value).__name__} {short(value)}")
+        if not bounded:
+            _default_length(name, value, list)
         args = get_args(tp)
         inner = args[0] if args else Any
         return [coerce(f"{name}[{i}]", item, inner) for i, item in enumerate(value)]
     if origin is tuple or tp is tuple:
-        return _tuple(name, value, tp)
+        return _tuple(name, value, tp, bounded)
     if tp is NoneType:
         if value is not None:
             raise TypeError(f"{name} must be None, got {short(value)}")
@@ -289,10 +385,13 @@ def coerce(name: str, value: Any, tp: Any) -> Any:
     checker = _SCALARS.get(tp)
     if checker is None:
         raise TypeError(f"{name}: unsupported declared type {tp!r}")
-    return checker(name, value)
+    checked = checker(name, value)
+    if not bounded and tp in DEFAULT_LENGTH:
+        _default_length(name, checked, tp)
+    return checked
 
 
-def _tuple(name: str, value: Any, tp: Any) -> tuple[Any, ...]:
+def _tuple(name: str, value: Any, tp: Any, bounded: bool = False) -> tuple[Any, ...]:
     """A fixed-length tuple checked position by position, or ``tuple[X, ...]`` item by item."""
     items, variable = _tuple_items(tp)
     if variable:
@@ -301,6 +400,8 @@ def _tuple(name: str, value: Any, tp: Any) -> tuple[Any, ...]:
                 f"{name} must be a list of {type_name(items[0])}, "
                 f"got {type(value).__name__} {short(value)}"
             )
+        if not bounded:
+            _default_length(name, value, list)
         return tuple(coerce(f"{name}[{i}]", item, items[0]) for i, item in enumerate(value))
     expected = f"{len(items)} item{'s' if len(items) != 1 else ''} ({type_name(tp)})"
     if not isinstance(value, list | tuple):
@@ -491,7 +592,7 @@ class Signature:
         if unknown:
             accepted = ", ".join(self._names) or "none"
             raise TypeError(
-                f"{command}{self}: got an unexpected keyword argument {unknown[0]!r}; "
+                f"{command}{self}: got an unexpected keyword argument {short(unknown[0])}; "
                 f"accepted: {accepted}"
             )
         if not kwargs and len(args) <= len(params):  # the usual positional call

@@ -219,6 +219,19 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, interval: floa
     raise AssertionError(f"condition not met within {timeout} s (last error: {last_exc!r})")
 
 
+def closed_by_peer(s: socket.socket, timeout: float = 15.0) -> bool:
+    """Read until the other end closes the connection (True), or ``timeout`` passes (False)."""
+    s.settimeout(timeout)
+    try:
+        while s.recv(65536):
+            pass
+    except (ConnectionResetError, BrokenPipeError):
+        pass
+    except TimeoutError:
+        return False
+    return True
+
+
 def lookup_proxy(ns: NameServer, name: str) -> Pyro4.Proxy:
     with ns.proxy() as nsp:
         uri = nsp.lookup(f"pyrostage.{name}")

@@ -108,7 +108,7 @@ def test_demo_brings_up_two_nodes_that_list_shows_and_ctl_drives(tmp_path):
     try:
         wait_for(lambda: "Ctrl-C stops the demo" in log.read_text(), timeout=60)
         text = log.read_text()
-        assert f"ctl --ns-port {port} red set_color 255,0,0" in text
+        assert f"ctl --ns-port {port} red colorsquare.set_color 255,0,0" in text
         listed = pyrostage("list", "--ns-port", port)
         assert "red" in listed.stdout and "blue" in listed.stdout
         assert pyrostage("ctl", "--ns-port", port, "blue", "set_color", "navy").stdout.strip() \
@@ -185,3 +185,44 @@ def test_plugins_lists_the_ones_the_block_list_skipped():
     (timer,) = [line for line in out.stdout.splitlines() if "timer" in line]
     assert "skipped" in timer
     assert "colorsquare" in out.stdout
+
+
+@pytest.mark.parametrize(
+    "words", [["[10,20,30]"], ["[10, 20, 30]"], ["10,20,30"], ["[10,", "20,", "30]"]]
+)
+def test_colour_lists_as_the_readme_writes_them(node, ns_args, words):
+    out = pyrostage("ctl", *ns_args, "red", "set_color", *words)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[10, 20, 30]"
+    with node.proxy() as p:
+        assert pixel(p.snapshot()) == (10, 20, 30)
+
+
+def test_properties_are_members_too(node, ns_args):
+    out = pyrostage("ctl", *ns_args, "red", "mode")
+    assert (out.returncode, out.stdout.strip()) == (0, "colorsquare"), out.stderr
+    out = pyrostage("ctl", *ns_args, "red", "mode", "scoreboard")
+    assert (out.returncode, out.stdout.strip()) == (0, "scoreboard"), out.stderr
+    with node.proxy() as p:
+        assert p.mode == "scoreboard"
+    assert pyrostage("ctl", *ns_args, "red", "node").stdout.strip() == "red"
+    assert float(pyrostage("ctl", *ns_args, "red", "uptime").stdout) > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["ring", "abc"], "ring: seconds: expected a number, got 'abc'"),
+        (["ring", "-1"], "ValueError: seconds must be"),
+        (["ring", "60"], "ValueError: seconds must be"),
+        (["ring", "1", "bell", "x"], "takes 2 argument(s), got 3"),
+        (["uptime", "5"], "uptime() takes 0 argument(s), got 1"),
+        (["scoreboard.add_points", "many"], "delta: expected an integer, got 'many'"),
+    ],
+)
+def test_member_arguments_are_checked_in_one_line(node, ns_args, args, words):
+    out = pyrostage("ctl", *ns_args, "red", *args)
+    assert out.returncode != 0
+    assert "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert words in out.stderr

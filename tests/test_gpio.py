@@ -347,7 +347,7 @@ def test_debouncer_treats_out_of_order_timestamps_as_one_press():
 
 
 def test_ring_raises_the_bell_then_lowers_it_without_blocking(gpio, proxy):
-    proxy.ring(5)  # oneway: returns at once
+    proxy.ring(5)  # returns at once: it rings in the background
     wait_for(lambda: gpio.level(BELL) == gpio.HIGH)
     assert proxy.call("set_color", "blue") == BLUE  # the node answers while the bell rings
     assert gpio.level(BELL) == gpio.HIGH
@@ -356,11 +356,14 @@ def test_ring_raises_the_bell_then_lowers_it_without_blocking(gpio, proxy):
     assert [level for _, level in gpio.writes[BELL]] == [0, 1, 1, 0]
 
 
-def test_ring_out_of_range_is_ignored(gpio, proxy):
-    proxy.ring(0)
-    proxy.ring(31)
-    proxy.ring("loud")
-    assert proxy.call("get_color")  # the node still answers; oneway errors stay on the node
+def test_ring_out_of_range_is_refused(gpio, proxy):
+    with pytest.raises(ValueError, match="seconds must be more than 0 and at most 30"):
+        proxy.ring(0)
+    with pytest.raises(ValueError, match="seconds"):
+        proxy.ring(31)
+    with pytest.raises(TypeError, match="seconds"):
+        proxy.ring("loud")
+    assert proxy.call("get_color")
     assert [level for _, level in gpio.writes[BELL]] == [0]
 
 

@@ -9,6 +9,7 @@ message is put back before it is sent.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import marshal
@@ -37,6 +38,7 @@ from conftest import (
     ROOT,
     NameServer,
     RunningNode,
+    closed_by_peer,
     free_port,
     node_config,
     spawn_node,
@@ -99,14 +101,7 @@ class RawClient:
 
     def closed_by_peer(self) -> bool:
         """Read until the node closes the connection (True), or the hang guard fires."""
-        try:
-            while self.sock.recv(65536):
-                pass
-        except (ConnectionResetError, BrokenPipeError):
-            pass
-        except TimeoutError:
-            return False
-        return True
+        return closed_by_peer(self.sock, timeout=10)
 
     def close(self) -> None:
         self.sock.close()
@@ -528,7 +523,7 @@ def test_a_2_mb_background_passes_bigger_arguments_are_refused(proxy):
     assert len(proxy.snapshot()["data"]) > 0  # the frame drawn over it comes back too
     with pytest.raises(ValueError, match="at most"):
         proxy.call("scoreboard.set_background", background + os.urandom(MB // 2))
-    with pytest.raises(ValueError, match="unknown colour"):
+    with pytest.raises(ValueError, match="color must have at most 64"):
         proxy.call("colorsquare.set_color", "x" * 2_700_000)
     assert proxy.status()["state"]["scoreboard"]["background"] == f"PNG, {len(background)} bytes"
 
@@ -545,15 +540,33 @@ def test_a_20_mb_message_is_refused_and_the_node_keeps_serving(node, proxy):
     assert len(big) > 20 * MB
     with suppress(OSError):
         raw.sock.sendall(big)
-    assert raw.closed_by_peer()
+    assert raw.closed_by_peer()  # far over what it accepts: not even read
     raw.close()
     assert proxy.call("set_color", "green") == [0, 255, 0]
     with node.proxy() as fresh:
         assert fresh.call("get_color") == [0, 255, 0]
 
 
-def test_64_controllers_served_at_once_and_kept_while_idle(node, monkeypatch):
-    monkeypatch.setattr(pyroconf, "HANDSHAKE_TIMEOUT", 0.5)  # idle time below outlasts it
+def test_a_call_over_the_limit_is_answered_and_the_connection_kept(node, proxy):
+    accepted = node.node.daemon.pyrostage_gate.limits.inbound
+    assert 2 * MB < accepted < 4 * MB  # the 2 MB background sets it, not the screen
+    proxy._pyroBind()
+    connection = proxy._pyroConnection
+    with pytest.raises(ValueError, match="accepts at most") as info:
+        proxy.call("set_color", "x" * (accepted + 1000))
+    assert len(str(info.value)) < 300
+    assert proxy.call("set_color", "green") == [0, 255, 0]
+    assert proxy._pyroConnection is connection
+
+
+def limit(node: Any, **changes: Any) -> None:
+    """Change the running node's connection limits (new connections get them)."""
+    gate = node.node.daemon.pyrostage_gate
+    gate.limits = dataclasses.replace(gate.limits, **changes)
+
+
+def test_64_controllers_served_at_once_and_kept_while_idle(node):
+    limit(node, handshake=0.5, body=0.5)  # the idle time below outlasts both
     n = 64
     step = threading.Barrier(n + 1, timeout=30)
     answers: dict[int, list[Any]] = {}
@@ -611,14 +624,14 @@ def test_oneway_calls_queue_on_their_connection_instead_of_a_thread_each(node):
         assert p.call("get_color") == colours[-1]  # every one applied, in order
     assert peak <= before + 20, f"{peak - before} threads for 300 oneway calls"
 
-def test_silent_or_oversized_strangers_are_dropped(node, proxy, monkeypatch):
-    monkeypatch.setattr(pyroconf, "HANDSHAKE_TIMEOUT", 0.5)
+def test_silent_or_oversized_strangers_are_dropped(node, proxy):
+    limit(node, handshake=0.5)
     silent = RawClient(node.uri)  # connects, says nothing
     assert proxy.call("set_color", "red") == [255, 0, 0]  # others are served meanwhile
     assert silent.closed_by_peer()  # and the node lets it go after the handshake timeout
     silent.close()
 
-    monkeypatch.setattr(pyroconf, "HANDSHAKE_TIMEOUT", 60.0)
+    limit(node, handshake=60.0)
     header = Message(Pyro4.message.MSG_CONNECT, b"", SERPENT.serializer_id, 0, 0)
     header.data_size = 10 * MB  # declares 10 MB, to be read before any HMAC check
     greedy = RawClient(node.uri)

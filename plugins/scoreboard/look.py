@@ -7,14 +7,11 @@ reads on a 320x180 test surface and on a 4K television.
 
 from __future__ import annotations
 
-import logging
 import math
 
 import pygame
 
-from engine import RGB, centred, fit_text, load_png
-
-log = logging.getLogger(__name__)
+from engine import RGB, centred, fit_text
 
 REFERENCE_HEIGHT = 720
 SCORE_COLOUR: RGB = (255, 255, 255)
@@ -54,29 +51,16 @@ def _channel(value: float) -> int:
 
 
 class Look:
-    """Draws the scoreboard; keeps scaled backgrounds so a frame is a blit and two texts."""
+    """Draws the scoreboard; keeps the built-in background so a frame is a blit and two texts."""
 
     def __init__(self) -> None:
-        self._key: tuple[int, tuple[int, int]] | None = None
-        self._background: pygame.Surface | None = None
+        self._built_in: pygame.Surface | None = None
 
-    def background(
-        self, size: tuple[int, int], png: bytes | None, generation: int
-    ) -> pygame.Surface:
-        """The background for this screen size (a custom PNG, or the built-in one)."""
-        key = (generation if png is not None else -1, size)
-        if self._background is None or key != self._key:
-            self._key, self._background = key, self._make(size, png)
-        return self._background
-
-    @staticmethod
-    def _make(size: tuple[int, int], png: bytes | None) -> pygame.Surface:
-        if png is not None:
-            try:
-                return load_png(png, size)
-            except pygame.error:
-                log.exception("the custom background cannot be drawn; using the built-in one")
-        return built_in_background(size)
+    def built_in(self, size: tuple[int, int]) -> pygame.Surface:
+        """The built-in background for this screen size, made once."""
+        if self._built_in is None or self._built_in.get_size() != size:
+            self._built_in = built_in_background(size)
+        return self._built_in
 
     def draw(
         self,

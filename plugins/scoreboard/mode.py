@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
-from engine import RGB, Color, Length, Mode, Printable, Range, check_png, command
+from engine import RGB, Color, Convert, Length, Mode, Printable, Range, command
 
+from .backdrop import LIMIT, Backdrop, Picture, prepare
 from .counting import CountUp
 from .look import Look
 
@@ -14,8 +15,6 @@ if TYPE_CHECKING:
     import pygame
 
 MAX_SCORE = 999_999
-BACKGROUND_LIMIT = 2 * 1024 * 1024
-BACKGROUND_PIXELS = 4096 * 4096
 DEFAULT_TEAM = "Team"
 DEFAULT_TITLE_COLOUR: RGB = (255, 204, 0)
 
@@ -23,6 +22,7 @@ Points = Annotated[int, Range(-MAX_SCORE, MAX_SCORE)]
 Delta = Annotated[int, Range(-2 * MAX_SCORE, 2 * MAX_SCORE)]
 TeamName = Annotated[str, Length(1, 24), Printable()]
 HistoryLength = Annotated[int, Range(1, 1000)]
+Background = Annotated[bytes, Length(0, LIMIT), Convert(prepare, "bytes")]
 
 
 class Scoreboard(Mode):
@@ -38,7 +38,7 @@ class Scoreboard(Mode):
         super().__init__(*args, **kwargs)
         self.counter = CountUp()
         self.look = Look()
-        self._generation = 0
+        self.backdrop = Backdrop(self.redraw)
         self._drawn: int | None = None
 
     def restore(self) -> None:
@@ -72,25 +72,18 @@ class Scoreboard(Mode):
         return list(rgb)
 
     @command(idempotent=True)
-    def set_background(self, png: bytes | None) -> str:
+    def set_background(self, png: Background | None) -> str:
         """Show a PNG (at most 2 MB, scaled to the screen) behind the score; None = built-in."""
-        described = "built-in"
-        if png is not None:
-            width, height = check_png(png, BACKGROUND_LIMIT)
-            if width * height > BACKGROUND_PIXELS:
-                raise ValueError(
-                    f"set_background: the PNG is {width}x{height} pixels; at most "
-                    f"{BACKGROUND_PIXELS // 1_000_000} megapixels (4096x4096), screens need less"
-                )
-            described = f"{width}x{height} PNG"
-        self.state.set("background", png)
-        self._show_background(png)
-        return described
+        picture: Picture | None = png  # type: ignore[assignment]  # Convert decoded it
+        self.state.set("background", picture.data if picture is not None else None)
+        self._show_background(picture)
+        return picture.describe() if picture is not None else "built-in"
 
-    def _show_background(self, png: bytes | None) -> None:
-        if png != self.background:
-            self.background = png
-            self._generation += 1  # draw() scales the new picture once, on the main thread
+    def _show_background(self, picture: Picture | bytes | None) -> None:
+        data = picture.data if isinstance(picture, Picture) else picture
+        if data != self.background:
+            self.background = data
+            self.backdrop.show(picture)
 
     # -- the score ------------------------------------------------------------------------
 
@@ -166,7 +159,10 @@ class Scoreboard(Mode):
         return self._drawn != self.counter.target
 
     def draw(self, surface: pygame.Surface) -> None:
-        background = self.look.background(surface.get_size(), self.background, self._generation)
+        size = surface.get_size()
+        background = self.backdrop.surface(size)
+        if background is None:
+            background = self.look.built_in(size)
         self._drawn = shown = self.counter.value(self.stage.clock())
         self.look.draw(surface, self.team, str(shown), self.title_color, background)
 
@@ -178,4 +174,5 @@ class Scoreboard(Mode):
             "shown": self._drawn,
             "title_color": list(self.title_color),
             "background": f"PNG, {size} bytes" if size else "built-in",
+            "background_error": self.backdrop.error,
         }

@@ -1,0 +1,154 @@
+"""The CLI among strangers: entries in the name server that are not pyrostage nodes (another
+Pyro program's object, a port that accepts and never answers) cost each one line and a few
+seconds, and no subcommand ever prints a traceback."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+
+import Pyro4
+import pytest
+from conftest import ROOT, NameServer, wait_for
+from test_cli import pyrostage
+
+GUARD = 20.0  # hang guard for a list with a silent entry (it used to take 20 s or more)
+
+
+@Pyro4.expose
+class Thermometer:
+    """Some other Pyro program's object."""
+
+    def temperature(self) -> float:
+        return 21.5
+
+
+@Pyro4.expose
+class Impostor:
+    """Another program's object that happens to have a ``status`` method."""
+
+    def status(self) -> str:
+        return "all fine"
+
+
+@Pyro4.expose
+class Broken:
+    """Another program's object whose ``status`` fails in a way the CLI does not expect."""
+
+    def status(self) -> str:
+        return str(1 / 0)
+
+
+@pytest.fixture
+def foreign(name_server: NameServer) -> Iterator[dict[str, str]]:
+    """Register pyrostage.thermo, .impostor and .broken (live Pyro objects, not nodes) and
+    pyrostage.silent (a listening socket that accepts and never answers)."""
+    daemon = Pyro4.Daemon(host="127.0.0.1")
+    uris = {"thermo": str(daemon.register(Thermometer())),
+            "impostor": str(daemon.register(Impostor())),
+            "broken": str(daemon.register(Broken()))}
+    thread = threading.Thread(target=daemon.requestLoop, daemon=True)
+    thread.start()
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(64)
+    uris["silent"] = f"PYRO:obj_silent@127.0.0.1:{silent.getsockname()[1]}"
+    with name_server.proxy() as ns:
+        for name, uri in uris.items():
+            ns.register(f"pyrostage.{name}", uri)
+    try:
+        yield uris
+    finally:
+        silent.close()
+        daemon.shutdown()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def ns_args(name_server: NameServer) -> list[str]:
+    return ["--ns-host", name_server.host, "--ns-port", str(name_server.port)]
+
+
+def test_list_shows_the_good_node_and_one_line_per_stranger(node, foreign, ns_args):
+    out = pyrostage("list", *ns_args, timeout=GUARD)
+    assert out.returncode == 0, out.stderr
+    assert "Traceback" not in out.stdout + out.stderr
+    lines = {line.split()[1]: line for line in out.stdout.splitlines()
+             if len(line.split()) > 1 and line.split()[1] in ("red", *foreign)}
+    assert "colorsquare" in lines["red"]
+    assert "not a pyrostage node" in lines["thermo"]
+    assert "not a pyrostage node" in lines["impostor"]
+    assert "not a pyrostage node" in lines["broken"]
+    assert "unreachable" in lines["silent"]
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["thermo", "status"], "not a pyrostage node"),
+        (["impostor", "modes"], "not a pyrostage node"),
+        (["thermo", "set_color", "red"], "not a pyrostage node"),
+        (["silent", "status"], "did not answer"),
+    ],
+)
+def test_ctl_on_a_stranger_is_one_clear_line(node, foreign, ns_args, args, words):
+    out = pyrostage("ctl", *ns_args, *args, timeout=GUARD)
+    assert out.returncode != 0
+    assert "Traceback" not in out.stdout + out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert words in out.stderr
+
+
+def test_ctl_on_the_good_node_ignores_strangers(node, foreign, ns_args):
+    out = pyrostage("ctl", *ns_args, "red", "set_color", "navy", timeout=GUARD)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[0, 0, 128]"
+
+
+def test_an_unexpected_error_is_one_line_and_verbose_shows_the_details(node, foreign, ns_args):
+    out = pyrostage("ctl", *ns_args, "broken", "status", timeout=GUARD)
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines() == [
+        "Error: ZeroDivisionError: division by zero (-v shows the details)"
+    ]
+    out = pyrostage("-v", "ctl", *ns_args, "broken", "status", timeout=GUARD)
+    assert out.returncode == 1
+    assert "Traceback" in out.stderr and "ZeroDivisionError" in out.stderr
+
+
+@pytest.mark.parametrize("screen", [["--headless"], []], ids=["headless", "no-screen-found"])
+def test_a_start_without_a_screen_prints_only_the_projects_own_lines(
+    tmp_path, name_server, screen
+):
+    """No SDL chatter ("XDG_RUNTIME_DIR is invalid ..."): a node started by systemd, over ssh
+    or by the demo prints its own log lines and nothing else."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("XDG_RUNTIME_DIR", "DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER",
+                        "SDL_AUDIODRIVER")}
+    log = tmp_path / "node.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "engine", "serve", "--name", "quiet", "--host", "127.0.0.1",
+             "--ns-host", name_server.host, "--ns-port", str(name_server.port),
+             "--state-dir", str(tmp_path / "state"), "--size", "320x180", "--gpio", "none",
+             *screen],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for(lambda: "serving at" in log.read_text(), timeout=GUARD)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=GUARD) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    lines = log.read_text().splitlines()
+    assert lines
+    own = re.compile(r"^\d\d:\d\d:\d\d (DEBUG|INFO|WARNING|ERROR) [\w.]+: ")
+    assert [line for line in lines if not own.match(line)] == []

@@ -1,0 +1,267 @@
+"""A change whose commit fails never takes effect: full and read-only disks, for real.
+
+The disks are real: a tiny tmpfs the test fills up, remounted read-only when needed (mount
+needs root, which CI has). The core test needs no mount: SQLite's own ``max_page_count`` limit
+makes the node's database full the same way a full disk does.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import sqlite3
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import suppress
+from pathlib import Path
+
+import pytest
+from conftest import NameServer, lookup_proxy, wait_for
+from nodeproc import GUARD, kill9, node_process
+
+from engine.store import StateNotSaved, StateView, Store
+
+
+class TinyDisk:
+    """A small tmpfs at ``path``: ``fill()`` it up, ``free()`` it, make it read-only."""
+
+    def __init__(self, path: Path, size: str = "2m"):
+        self.path = path
+        self.filler = path / "filler"
+        path.mkdir(parents=True, exist_ok=True)
+        try:
+            subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                           check=True, capture_output=True, timeout=GUARD)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            detail = getattr(exc, "stderr", b"") or str(exc)
+            pytest.skip(f"cannot mount a tmpfs here (needs root): {detail!r}")
+
+    def fill(self) -> None:
+        """Write until the file system has no space left."""
+        fd = os.open(self.filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        try:
+            for size in (1 << 16, 4096, 1):
+                with suppress(OSError):
+                    while True:
+                        os.write(fd, b"\0" * size)
+        finally:
+            os.close(fd)
+
+    def free(self) -> None:
+        self.filler.unlink(missing_ok=True)
+
+    def remount(self, mode: str) -> None:
+        subprocess.run(["mount", "-o", f"remount,{mode}", str(self.path)], check=True,
+                       capture_output=True, timeout=GUARD)
+
+    def unmount(self) -> None:
+        if subprocess.run(["umount", str(self.path)], capture_output=True).returncode:
+            subprocess.run(["umount", "-l", str(self.path)], capture_output=True)
+
+
+@pytest.fixture
+def disk(tmp_path: Path) -> Iterator[TinyDisk]:
+    """A tiny disk mounted where nodes keep their state (``tmp_path/state``)."""
+    tiny = TinyDisk(tmp_path / "state")
+    try:
+        yield tiny
+    finally:
+        tiny.unmount()
+
+
+def refused(error: BaseException, code: int) -> bool:
+    """The error a caller gets for a change the node could not save."""
+    text = str(error)
+    return (isinstance(error, OSError) and error.errno == code and "could not be saved" in text
+            and "red.sqlite3" in text and "not made" in text)
+
+
+def cap_pages(store: Store, cap: bool = True) -> None:
+    """Cap the store's database at the pages it has now, so the next page it needs is 'disk
+    full' (SQLite's own limit, on the store's real connection); ``cap=False`` lifts it."""
+    with store._lock:
+        (pages,) = store._conn.execute("PRAGMA page_count").fetchone()
+        store._conn.execute(f"PRAGMA max_page_count = {pages if cap else 1 << 30}")
+
+
+def scores_journaled(path: Path) -> list[int]:
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute("SELECT data FROM journal WHERE kind = 'score' ORDER BY id")
+        return [json.loads(data)["score"] for (data,) in rows]
+    finally:
+        conn.close()
+
+
+# -- the core: no mount needed -------------------------------------------------------------
+
+
+def test_a_change_that_cannot_be_saved_never_takes_effect(start_node):
+    node = start_node()
+    with node.proxy() as p:
+        p.call("scoreboard.set_team", "Owls")
+        score = p.call("scoreboard.add_points", 5)
+        cap_pages(node.node.store)
+        with pytest.raises(OSError) as info:
+            for _ in range(500):  # journal rows fill the last page, then one more is needed
+                score = p.call("scoreboard.add_points", 1)
+        assert refused(info.value, errno.ENOSPC), str(info.value)
+        assert "disk full" in str(info.value)
+        assert p.call("scoreboard.get_score") == score  # the old score, not the failed one
+        assert p.status()["state"]["scoreboard"]["score"] == score
+        store = p.status()["store"]
+        assert store["ok"] is False and "disk full" in store["error"] and store["since"]
+        [notice] = node.node.stage.notices()
+        assert "disk full" in notice and "red.sqlite3" in notice
+        cap_pages(node.node.store, cap=False)  # space is back
+        assert p.call("scoreboard.add_points", 100) == score + 100
+        assert p.status()["store"]["ok"] is True
+        assert node.node.stage.notices() == []
+        history = [entry["score"] for entry in p.call("scoreboard.history", 3)]
+        assert history[:2] == [score + 100, score]
+    node.stop()
+    with start_node().proxy() as p:
+        assert p.call("scoreboard.get_score") == score + 100
+        assert p.call("scoreboard.get_team") == "Owls"
+    assert scores_journaled(node.node.config.state_file)[-2:] == [score, score + 100]
+
+
+def test_a_failed_commit_fails_every_change_in_it_and_memory_goes_back(tmp_path):
+    """Store level: the batch that failed and everything queued after it are dropped, each
+    waiter's ticket fails, and ``reload`` shows the durable values."""
+    store = Store(tmp_path / "s.sqlite3")
+    view = StateView(store, "m")
+    with store.atomic():
+        view.set("k", 1)
+    store.flush()
+    cap_pages(store)
+    tickets = []
+    for i in range(3):
+        with store.atomic():
+            view.set("k", 2 + i)
+            view.set(f"big{i}", "x" * 20_000)  # needs pages the cap does not allow
+        tickets.append(store.last_ticket())
+    with pytest.raises(StateNotSaved) as info:
+        store.flush(tickets[0])
+    assert isinstance(info.value, OSError) and info.value.errno == errno.ENOSPC
+    for ticket in tickets:
+        with pytest.raises(OSError, match="could not be saved"):
+            store.flush(ticket)
+    assert store.stale and not store.ok
+    generation = store.generation
+    assert view.reload() is True and view.get("k") == 1 and view.get("big0") is None
+    store.reloaded(generation)
+    assert not store.stale
+    cap_pages(store, cap=False)
+    assert store.probe(force=True) and store.ok
+    with store.atomic():
+        view.set("k", 9)
+    store.flush(store.last_ticket())
+    store.close()
+    assert Store(tmp_path / "s.sqlite3").load("m") == {"k": 9}
+
+
+# -- a real full disk ------------------------------------------------------------------------
+
+
+def test_full_disk_refuses_changes_and_a_kill_keeps_only_what_was_saved(
+    disk: TinyDisk, tmp_path: Path, name_server: NameServer
+):
+    with node_process(tmp_path, name_server) as proc:
+        with lookup_proxy(name_server, "red") as p:
+            assert p.call("scoreboard.add_points", 7) == 7
+            disk.fill()
+            with pytest.raises(OSError) as info:
+                p.call("scoreboard.add_points", 1)
+            assert refused(info.value, errno.ENOSPC), str(info.value)
+            assert p.call("scoreboard.get_score") == 7
+            status = p.status()["store"]
+            assert status["ok"] is False and "disk full" in status["error"]
+            disk.free()  # a retry works at once, and does not commit the failed +1
+            assert p.call("scoreboard.add_points", 10) == 17
+            assert p.status()["store"]["ok"] is True
+        kill9(proc)
+    with node_process(tmp_path, name_server), lookup_proxy(name_server, "red") as p:
+        assert p.call("scoreboard.get_score") == 17
+        assert [e["score"] for e in p.call("scoreboard.history", 5)] == [17, 7]
+
+
+@pytest.mark.parametrize("dispatch", ["lock", "inbox"])
+def test_concurrent_writers_see_exactly_what_is_durable(disk: TinyDisk, start_node, dispatch):
+    """Writers keep adding 1 while the disk fills and frees: each acknowledged +1 is on
+    disk after a restart, each refused one is not."""
+    node = start_node(dispatch=dispatch)
+    acked: list[int] = []
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def writer() -> None:
+        with node.proxy() as p:
+            while not stop.is_set():
+                try:
+                    acked.append(p.call("scoreboard.add_points", 1))
+                except Exception as exc:
+                    errors.append(exc)
+
+    threads = [threading.Thread(target=writer) for _ in range(6)]
+    for t in threads:
+        t.start()
+    try:
+        wait_for(lambda: len(acked) >= 20, timeout=GUARD)
+        disk.fill()
+        wait_for(lambda: len(errors) >= 12, timeout=GUARD)
+        disk.free()
+        before = len(acked)
+        wait_for(lambda: len(acked) >= before + 20, timeout=GUARD)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(GUARD)
+    assert all(refused(e, errno.ENOSPC) for e in errors), {str(e)[:200] for e in errors}
+    assert sorted(acked) == list(range(1, len(acked) + 1))  # every ack a new, gapless score
+    with node.proxy() as p:
+        assert p.call("scoreboard.get_score") == len(acked)
+    node.stop()
+    with start_node().proxy() as p:
+        assert p.call("scoreboard.get_score") == len(acked)
+    assert scores_journaled(node.node.config.state_file) == list(range(1, len(acked) + 1))
+
+
+# -- a read-only state directory -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("existing", [True, False], ids=["with state", "empty"])
+def test_a_read_only_state_dir_serves_reads_and_recovers(disk: TinyDisk, start_node, existing):
+    if existing:
+        node = start_node()
+        with node.proxy() as p:
+            p.call("set_color", "orange")
+            p.call("scoreboard.set_score", 41)
+        node.stop()
+    colour = [255, 165, 0] if existing else [0, 0, 0]
+    disk.remount("ro")
+    node = start_node()  # neither a crash nor a "corrupt" file moved aside
+    with node.proxy() as p:
+        assert p.call("get_color") == colour
+        status = p.status()["store"]
+        assert status["ok"] is False and "read-only" in status["error"]
+        [notice] = node.node.stage.notices()
+        assert "read-only" in notice and "red.sqlite3" in notice
+        with pytest.raises(OSError) as info:
+            p.call("scoreboard.add_points", 1)
+        assert refused(info.value, errno.EROFS), str(info.value)
+        with pytest.raises(OSError):
+            p.switch("scoreboard")
+        assert p.mode == "colorsquare"
+        assert p.call("scoreboard.get_score") == (41 if existing else 0)
+        disk.remount("rw")  # the node notices by itself, without a change to try
+        wait_for(lambda: p.status()["store"]["ok"], timeout=GUARD)
+        assert node.node.stage.notices() == []
+        assert p.call("scoreboard.add_points", 1) == (42 if existing else 1)
+    node.stop()
+    assert not list(disk.path.glob("*.corrupt-*"))
+    with start_node().proxy() as p:
+        assert p.call("scoreboard.get_score") == (42 if existing else 1)
+        assert p.call("get_color") == colour
