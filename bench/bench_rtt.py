@@ -29,7 +29,7 @@ import Pyro4.errors
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.pyroconf import harden  # noqa: E402
+from engine.base.pyroconf import harden  # noqa: E402
 
 BLOCK = 100
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import Pyro4
 
-from engine.pyroconf import harden, serve_daemon
+from engine.base.pyroconf import harden, serve_daemon
 
 
 @Pyro4.expose

@@ -16,9 +16,9 @@ import threading
 import time
 from pathlib import Path
 
-from engine import config
-from engine.controller import Controller
-from engine.node import Node
+from engine.base import config
+from engine.control.controller import Controller
+from engine.remote.node import Node
 
 IMAGES = Path(__file__).resolve().parent / "images"
 

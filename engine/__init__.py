@@ -4,21 +4,64 @@
 
 plus the drawing helpers (``font``, ``fit_text``, ``centred``, ``contrast``, ``color_name``)
 and PNG helpers (``decode_png``, ``scaled_rgb``, ``surface_of``, ``check_png`` ...) the
-built-in modes use. Everything else in the package is the host's business.
+built-in modes use: the names of ``engine.api``, loaded on first use, so a controller that
+imports ``engine.control`` never loads pygame, Pillow or pluggy. Everything else in the
+package is the host's business.
 """
 
+from __future__ import annotations
+
 import os as _os
+from typing import TYPE_CHECKING, Any
 
 _os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 __version__ = "0.1.0"
 
-from .colors import RGB, Color, color_name, parse_color
-from .drawing import centred, contrast, fit_text, font
-from .hookspecs import hookimpl, hookspec
-from .images import check_png, decode_png, load_png, png_size, scaled_rgb, surface_of
-from .modes import Behaviour, Mode, command
-from .validation import Convert, Length, Printable, Range
+if TYPE_CHECKING:
+    from engine.api import (
+        RGB,
+        Behaviour,
+        Color,
+        Convert,
+        Length,
+        Mode,
+        Printable,
+        Range,
+        centred,
+        check_png,
+        color_name,
+        command,
+        contrast,
+        decode_png,
+        fit_text,
+        font,
+        hookimpl,
+        hookspec,
+        load_png,
+        parse_color,
+        png_size,
+        scaled_rgb,
+        surface_of,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    """``engine.Mode`` and friends: the plugin API, imported when first asked for."""
+    from engine import api
+
+    if name not in api.__all__:
+        raise AttributeError(f"module 'engine' has no attribute {name!r}")
+    value = getattr(api, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    from engine import api
+
+    return sorted([*globals(), *api.__all__])
+
 
 __all__ = [
     "RGB",

@@ -30,11 +30,11 @@ import Pyro4.naming
 import pytest
 from PIL import Image
 
-from engine import config as config_module
-from engine import pyroconf
-from engine.node import Node
-from engine.plugins import get_plugin_manager
-from engine.pyroconf import harden
+from engine.base import config as config_module
+from engine.base import pyroconf
+from engine.base.pyroconf import harden
+from engine.core.plugins import get_plugin_manager
+from engine.remote.node import Node
 
 harden()
 

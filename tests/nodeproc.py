@@ -12,7 +12,7 @@ from pathlib import Path
 import Pyro4.errors
 from conftest import NameServer, lookup_proxy, spawn_node, wait_for
 
-from engine.naming import object_name
+from engine.base.names import object_name
 
 GUARD = 15.0  # hang guard for anything that should take a second or two
 

@@ -16,7 +16,7 @@ import pytest
 from conftest import pixel, wait_for
 
 from engine import Mode, command, hookimpl
-from engine.plugins import get_plugin_manager
+from engine.core.plugins import get_plugin_manager
 
 RELEASE = threading.Event()
 

@@ -34,9 +34,9 @@ from conftest import (
     wait_for,
 )
 
-from engine import pyroconf
-from engine.node import Node
-from engine.plugins import get_plugin_manager
+from engine.base import pyroconf
+from engine.core.plugins import get_plugin_manager
+from engine.remote.node import Node
 
 KEY = b"campfire-2024-shared-secret"
 MB = 1024 * 1024

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, lookup_proxy, spawn_node, wait_for
 
-from engine.plugins import collect, get_plugin_manager
+from engine.core.plugins import collect, get_plugin_manager
 
 BUILTINS = {"colorsquare", "scoreboard", "timer", "easter_egg"}
 
@@ -259,7 +259,7 @@ def test_pyrostage_plugins_lists_every_broken_plugin(site):
     assert "glowing" in table
 
 
-# -- the report node.py and cli.py show (engine.plugins.report) ---------------------------
+# -- the report node.py and cli.py show (engine.core.plugins.report) ---------------------------
 
 
 def test_status_shows_what_each_plugin_provides_or_why_it_was_skipped(site, start_node):

@@ -23,7 +23,7 @@ import pytest
 from conftest import NameServer, image, pixel, wait_for
 from nodeproc import GUARD, kill9, node_process
 
-from engine.controller import Controller
+from engine.control.controller import Controller
 
 STREAMS = 2  # controllers adding points at the same time (their commits are grouped)
 
@@ -188,9 +188,9 @@ def test_a_corrupt_state_file_is_moved_aside_and_the_node_starts_fresh(
     assert not Path(f"{state_file}-wal").exists()  # everything is in the main file now
     damage(state_file, how, b'"Owls"')
 
-    with caplog.at_level(logging.ERROR, logger="engine.store"):
+    with caplog.at_level(logging.ERROR, logger="engine.core.store"):
         node = start_node()
-    lines = [r.getMessage() for r in caplog.records if r.name == "engine.store"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "engine.core.store"]
     assert len(lines) == 1 and "is unreadable" in lines[0], lines
     assert "moved aside" in lines[0] and "starting fresh" in lines[0]
     aside = [f.name for f in state_file.parent.iterdir() if ".corrupt-" in f.name]

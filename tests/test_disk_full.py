@@ -21,7 +21,7 @@ import pytest
 from conftest import NameServer, lookup_proxy, wait_for
 from nodeproc import GUARD, kill9, node_process
 
-from engine.store import StateNotSaved, StateView, Store
+from engine.core.store import StateNotSaved, StateView, Store
 
 
 class TinyDisk:

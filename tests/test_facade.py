@@ -116,7 +116,7 @@ def test_switch_and_mode_round_trip(proxy):
 
 
 def test_the_journal_records_who_made_a_change(node, name_server):
-    from engine.controller import Controller
+    from engine.control.controller import Controller
 
     with Controller(name_server.host, name_server.port, source="web") as web:
         web.call("red", "scoreboard.add_points", 3)

@@ -13,9 +13,9 @@ from conftest import RunningNode, pixel, wait_for
 from fake_gpio import FakeGPIO, install
 
 from engine import Behaviour, Mode, command, hookimpl
-from engine.config import load
-from engine.gpio import ButtonPin, Buttons, Debouncer, Pins, RpiBackend
-from engine.plugins import get_plugin_manager
+from engine.base.config import load
+from engine.core.plugins import get_plugin_manager
+from engine.hardware.gpio import ButtonPin, Buttons, Debouncer, Pins, RpiBackend
 
 RED, GREEN, BLUE = [255, 0, 0], [0, 255, 0], [0, 0, 255]
 MAIN, SECOND, BELL = 14, 15, 17

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine import Length, Mode, command, hookimpl
-from engine.budget import for_behaviours
-from engine.payload import SCAN_FROM, Limits, cost
-from engine.plugins import collect, get_plugin_manager
+from engine.base.payload import SCAN_FROM, Limits, cost
+from engine.core.budget import for_behaviours
+from engine.core.plugins import collect, get_plugin_manager
 
 leaves = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
           | st.text(max_size=20) | st.binary(max_size=20))

@@ -11,8 +11,9 @@ import pygame
 import pytest
 from conftest import ROOT, lookup_proxy, pixel, spawn_node, wait_for
 
-from engine import Mode, Range, command, hookimpl, hookspecs
-from engine.plugins import collect, get_plugin_manager, new_plugin_manager
+from engine import Mode, Range, command, hookimpl
+from engine.api import hookspecs
+from engine.core.plugins import collect, get_plugin_manager, new_plugin_manager
 
 BUILTINS = {"colorsquare", "scoreboard", "timer", "easter_egg"}
 

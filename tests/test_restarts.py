@@ -24,11 +24,11 @@ import pytest
 from conftest import NameServer, RunningNode, free_port, lookup_proxy, node_config, pixel, wait_for
 from nodeproc import GUARD, kill9, node_process, registered_uri
 
-from engine import pyroconf
-from engine.controller import Controller
-from engine.naming import object_name
-from engine.node import Node
-from engine.plugins import get_plugin_manager
+from engine.base import pyroconf
+from engine.base.names import object_name
+from engine.control.controller import Controller
+from engine.core.plugins import get_plugin_manager
+from engine.remote.node import Node
 
 
 def time_until_registered(ns: NameServer, uri: str, what: str, record: Any) -> float:
@@ -181,7 +181,7 @@ def test_two_live_nodes_with_the_same_name_do_not_take_each_others_entry(
 ):
     """Cloned SD cards: the second node keeps serving but leaves the first one's entry alone,
     says so loudly and in ``status()``; once the first is gone it takes the name over."""
-    caplog.set_level(logging.ERROR, logger="engine.naming")
+    caplog.set_level(logging.ERROR, logger="engine.remote.registrar")
     with node_process(tmp_path, name_server) as proc:
         first = registered_uri(name_server)
         clone = start_node(state_dir=tmp_path / "clone")
@@ -263,7 +263,7 @@ def test_a_call_is_one_round_trip_and_a_closed_connection_is_replaced_before_sen
 def test_host_auto_never_picks_loopback_for_a_name_server_host_that_resolves_to_it():
     """Debian maps the machine's own hostname to 127.0.1.1: `--ns-host $(hostname)` must still
     give an address other machines can reach."""
-    from engine.pyroconf import is_loopback, lan_address
+    from engine.base.pyroconf import is_loopback, lan_address
 
     chosen = lan_address("localhost.", 9090)  # a name, not a literal loopback address
     assert chosen == lan_address(None, None)

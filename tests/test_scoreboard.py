@@ -10,7 +10,7 @@ from conftest import image, pixel, wait_for
 from PIL import Image, ImageChops
 
 from engine import hookimpl
-from engine.plugins import get_plugin_manager
+from engine.core.plugins import get_plugin_manager
 from plugins.scoreboard.counting import LONGEST, CountUp
 
 SIZE = (320, 180)

@@ -14,8 +14,8 @@ import pygame
 import pytest
 from conftest import RunningNode, image, pixel, wait_for
 
-from engine.display import NOTICE_COLOUR
-from engine.store import Store
+from engine.core.store import Store
+from engine.hardware.display import NOTICE_COLOUR
 
 GUARD = 15.0
 GREEN = (0, 255, 0)

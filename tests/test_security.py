@@ -45,12 +45,12 @@ from conftest import (
     wait_for,
 )
 
-from engine import pyroconf
-from engine.config import Config
-from engine.controller import Controller
-from engine.images import encode_png
-from engine.node import Node
-from engine.plugins import get_plugin_manager
+from engine.api.images import encode_png
+from engine.base import pyroconf
+from engine.base.config import Config
+from engine.control.controller import Controller
+from engine.core.plugins import get_plugin_manager
+from engine.remote.node import Node
 
 KEY = b"campfire-2024-shared-secret"
 MB = 1024 * 1024
@@ -243,7 +243,7 @@ def test_only_declared_commands_are_callable(proxy):
 
 
 def test_refused_oneway_calls_do_not_flood_the_log(proxy, caplog):
-    caplog.set_level(logging.WARNING, logger="engine.facade")
+    caplog.set_level(logging.WARNING, logger="engine.remote.facade")
     proxy.send("a" * MB, "b" * MB)  # 2 MB of nonsense, fire and forget
     proxy.send("set_color", "c" * MB)
     wait_for(lambda: len([r for r in caplog.records if "oneway" in r.getMessage()]) >= 2)
@@ -665,7 +665,7 @@ def test_remote_tracebacks_carry_no_local_variables(proxy):
 
 
 def test_binding_to_the_network_without_a_key_warns(tmp_path, name_server, lan_address, caplog):
-    caplog.set_level(logging.WARNING, logger="engine.pyroconf")
+    caplog.set_level(logging.WARNING, logger="engine.base.pyroconf")
 
     def warnings() -> list[str]:
         found = [r.getMessage() for r in caplog.records if "anyone on this" in r.getMessage()]

@@ -18,7 +18,7 @@ import pytest
 from conftest import RunningNode, image, pixel
 
 from engine import Behaviour, Mode, command, hookimpl
-from engine.plugins import get_plugin_manager
+from engine.core.plugins import get_plugin_manager
 
 HANG_GUARD = 10.0  # generous: a caller must get an answer long before this
 BANNER = (160, 0, 0)

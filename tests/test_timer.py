@@ -9,7 +9,7 @@ import pytest
 from conftest import wait_for
 
 from engine import hookimpl
-from engine.plugins import get_plugin_manager
+from engine.core.plugins import get_plugin_manager
 from plugins.timer.look import format_time
 
 

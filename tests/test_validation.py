@@ -8,8 +8,9 @@ import pytest
 from conftest import pixel
 
 from engine import Behaviour, Convert, Length, Printable, Range, command, hookimpl
-from engine.plugins import get_plugin_manager
-from engine.validation import Signature, type_name
+from engine.api.signature import Signature
+from engine.api.validation import type_name
+from engine.core.plugins import get_plugin_manager
 
 BAD = [
     # (args, kwargs, exception, words in the message)

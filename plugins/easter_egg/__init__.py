@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from engine import Behaviour, command, hookimpl
 
 if TYPE_CHECKING:
-    from engine.stage import Stage
+    from engine.core.stage import Stage
 
 log = logging.getLogger(__name__)
 

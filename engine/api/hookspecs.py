@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from .modes import Behaviour, Mode
-    from .stage import Stage
+    from engine.api.modes import Behaviour, Mode
+    from engine.core.stage import Stage
 
 hookspec = pluggy.HookspecMarker("pyrostage")
 hookimpl = pluggy.HookimplMarker("pyrostage")

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING
 
 import pygame
 
-from .drawing import fit_text, font
+from engine.api.drawing import fit_text, font
 
 if TYPE_CHECKING:
-    from .stage import Stage
+    from engine.core.stage import Stage
 
 log = logging.getLogger(__name__)
 

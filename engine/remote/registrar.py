@@ -22,11 +22,11 @@ from typing import Any
 import Pyro4
 import Pyro4.errors
 
-from .pyroconf import locate_ns, proxy
+from engine.base.names import object_name
+from engine.base.pyroconf import locate_ns, proxy
 
 log = logging.getLogger(__name__)
 
-PREFIX = "pyrostage."
 CHECK_INTERVAL = 2.0
 LOG_EVERY = 5.0
 PING_TIMEOUT = 2.0
@@ -34,10 +34,6 @@ PING_TIMEOUT = 2.0
 FIRST_CHECK_WAIT = 2.0
 """Seconds ``start()`` waits for the first check, so a node that reports ready is normally
 registered already; a name server that does not answer delays the start by no more."""
-
-
-def object_name(node: str) -> str:
-    return PREFIX + node
 
 
 def _address(uri: str) -> str:

@@ -18,11 +18,11 @@ import Pyro4.errors
 import Pyro4.message
 import Pyro4.util
 
-from . import transport
-from .payload import Limits as ParseLimits
+from engine.base import transport
+from engine.base.payload import Limits as ParseLimits
 
 if TYPE_CHECKING:
-    from .config import TLS
+    from engine.base.config import TLS
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def _as_plain_dict(classname: str, data: dict[str, Any]) -> dict[str, Any]:
 
 
 class GuardedSerpent(Pyro4.util.SerpentSerializer):
-    """serpent, but a call is measured before it is parsed (see ``engine.payload``) and
+    """serpent, but a call is measured before it is parsed (see ``engine.base.payload``) and
     compressed data, which Pyro4 would inflate without any bound, is refused."""
 
     limits = ParseLimits()

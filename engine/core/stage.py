@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from .modes import Behaviour, CommandSpec, Mode
-from .plugins import Registry
-from .store import StateNotSaved, StateView, Store
-from .validation import short as short_repr
+from engine.api.modes import Behaviour, CommandSpec, Mode
+from engine.base.text import short as short_repr
+from engine.core.plugins import Registry
+from engine.core.store import StateNotSaved, StateView, Store
 
 if TYPE_CHECKING:
-    from .gpio import Outputs
+    from engine.hardware.gpio import Outputs
 
 log = logging.getLogger(__name__)
 

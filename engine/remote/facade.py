@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 import Pyro4
 
-from . import __version__
-from .images import encode_png, grab
-from .store import StateNotSaved
-from .validation import short
+from engine import __version__
+from engine.api.images import encode_png, grab
+from engine.base.text import short
+from engine.core.store import StateNotSaved
 
 if TYPE_CHECKING:
-    from .node import Node
+    from engine.remote.node import Node
 
 log = logging.getLogger(__name__)
 

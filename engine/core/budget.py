@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from . import transport
-from .modes import Behaviour
-from .payload import Limits as ParseLimits
-from .validation import UNKNOWN_COST, WireCost, wire_cost
+from engine.api.modes import Behaviour
+from engine.api.wire import UNKNOWN_COST, WireCost, wire_cost
+from engine.base import transport
+from engine.base.payload import Limits as ParseLimits
 
 ENVELOPE = WireCost(1024, 32, 2)
 """The call around the arguments: object id, method, command name, HMAC and annotations."""

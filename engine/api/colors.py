@@ -9,7 +9,8 @@ from typing import Annotated, Any
 
 from pygame.colordict import THECOLORS
 
-from .validation import Convert, Length, short
+from engine.api.constraints import Convert, Length
+from engine.base.text import short
 
 RGB = tuple[int, int, int]
 

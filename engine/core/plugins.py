@@ -21,8 +21,8 @@ from typing import Any
 import pluggy
 from pluggy import HookImpl
 
-from . import hookspecs
-from .modes import Behaviour, Mode
+from engine.api import hookspecs
+from engine.api.modes import Behaviour, Mode
 
 log = logging.getLogger(__name__)
 

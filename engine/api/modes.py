@@ -10,13 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
-from .validation import Signature
+from engine.api.signature import Signature
 
 if TYPE_CHECKING:
     import pygame
 
-    from .stage import Stage
-    from .store import StateView
+    from engine.core.stage import Stage
+    from engine.core.store import StateView
 
 F = TypeVar("F", bound=Callable[..., Any])
 

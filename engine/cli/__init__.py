@@ -22,8 +22,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import __version__
-from .config import TLS, load, parse_size
+from engine import __version__
+from engine.base.config import TLS, load, parse_size
 
 console = Console()
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ def _security() -> tuple[bytes | None, TLS]:
 
 def _serving_security() -> tuple[bytes | None, TLS]:
     """For a process that serves (``ns``, ``demo``): Pyro hardened, the key and TLS in use."""
-    from .pyroconf import harden, use_tls
+    from engine.base.pyroconf import harden, use_tls
 
     harden()
     key, tls = _security()
@@ -168,7 +168,7 @@ def serve(config_path: str | None, verbose: bool, size: str | None, groups: tupl
           **flags: Any) -> None:
     """Run one display node until Ctrl-C or SIGTERM."""
     _setup_logging(verbose)
-    from .node import Node
+    from engine.remote.node import Node
 
     requested = threading.Event()
     nodes: list[Node] = []
@@ -205,7 +205,7 @@ def serve(config_path: str | None, verbose: bool, size: str | None, groups: tupl
 def ns(host: str, port: int) -> None:
     """Run a Pyro4 name server (signed with PYROSTAGE_HMAC_KEY, TLS when configured)."""
     _setup_logging(False)
-    from .pyroconf import serve_ns
+    from engine.base.pyroconf import serve_ns
 
     stopping = threading.Event()
     on_stop_signals(lambda signum: stopping.set())
@@ -230,7 +230,7 @@ def _serve_until(daemon: Any, stopping: threading.Event) -> None:
 
 
 def _controller(ns_host: str | None, ns_port: int | None) -> Any:
-    from .controller import Controller
+    from engine.control.controller import Controller
 
     key, tls = _security()
     return Controller(ns_host, ns_port, hmac_key=key, tls=tls)
@@ -287,7 +287,7 @@ def ctl(ns_host: str | None, ns_port: int | None, node: str, command: str,
     """Run COMMAND on NODE: a mode command (set_color 255,0,0), a member (status, switch,
     modes, commands, press, ring, snapshot) or a property (mode, uptime, node; mode NAME
     switches)."""
-    from .controller import FACADE_MEMBERS, Controller
+    from engine.control.controller import FACADE_MEMBERS, Controller
 
     try:
         with _controller(ns_host, ns_port) as ctl_:
@@ -323,7 +323,7 @@ def plugins(config_path: str | None) -> None:
     """Installed plugins, the modes and commands each provides, and the ones skipped."""
     from rich.markup import escape
 
-    from .plugins import collect, get_plugin_manager, report
+    from engine.core.plugins import collect, get_plugin_manager, report
 
     try:
         cfg = load(config_path)
@@ -363,7 +363,7 @@ def _this_command() -> str:
 def demo(ns_port: int, headless: bool, state_dir: str | None) -> None:
     """An embedded name server and two nodes, "red" and "blue", on this machine."""
     _setup_logging(False)
-    from .pyroconf import serve_ns
+    from engine.base.pyroconf import serve_ns
 
     stopping = threading.Event()  # Ctrl-C reaches the nodes too; they stop by themselves
     on_stop_signals(lambda signum: stopping.set())

@@ -36,7 +36,7 @@ from Pyro4.socketserver.threadpool import NoFreeWorkersError
 from Pyro4.socketserver.threadpoolserver import ClientConnectionJob
 from Pyro4.socketutil import SocketConnection
 
-from .validation import size_text
+from engine.base.text import size_text
 
 log = logging.getLogger(__name__)
 POOL_RETRIES = 40

@@ -19,9 +19,9 @@ import Pyro4
 import Pyro4.errors
 import serpent
 
-from . import pyroconf
-from .config import HMAC_ENV, TLS
-from .naming import PREFIX, object_name
+from engine.base import pyroconf
+from engine.base.config import HMAC_ENV, TLS
+from engine.base.names import GROUP_TAG, PREFIX, group_tag, object_name
 
 FACADE_PROPERTIES = ("mode", "uptime", "node")
 FACADE_MEMBERS = ("status", "modes", "switch", "commands", "press", "snapshot", "ring",
@@ -50,7 +50,7 @@ class NodeInfo:
 
     @property
     def groups(self) -> list[str]:
-        return sorted(m.removeprefix("group:") for m in self.metadata if m.startswith("group:"))
+        return sorted(m.removeprefix(GROUP_TAG) for m in self.metadata if m.startswith(GROUP_TAG))
 
 
 @dataclass(frozen=True)
@@ -253,7 +253,7 @@ class Controller:
         """Every node in the name server (optionally only those in ``group``)."""
         with self.name_server() as ns:
             if group:
-                found = ns.list(prefix=PREFIX, metadata_all={f"group:{group}"},
+                found = ns.list(prefix=PREFIX, metadata_all={group_tag(group)},
                                 return_metadata=True)
             else:
                 found = ns.list(prefix=PREFIX, return_metadata=True)

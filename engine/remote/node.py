@@ -16,15 +16,18 @@ from typing import Any
 import pluggy
 import Pyro4
 
-from . import budget, drawing, pyroconf
-from .config import Config
-from .display import Display
-from .facade import Facade
-from .gpio import ButtonPin, Buttons, Pins, make_backend
-from .naming import Registrar, object_name
-from .plugins import collect, get_plugin_manager, report
-from .stage import Stage
-from .store import Store
+from engine.api import drawing
+from engine.base import pyroconf
+from engine.base.config import Config
+from engine.base.names import NODE_TAG, group_tag, object_name
+from engine.core import budget
+from engine.core.plugins import collect, get_plugin_manager, report
+from engine.core.stage import Stage
+from engine.core.store import Store
+from engine.hardware.display import Display
+from engine.hardware.gpio import ButtonPin, Buttons, Pins, make_backend
+from engine.remote.facade import Facade
+from engine.remote.registrar import Registrar
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +135,7 @@ class Node:
         self.daemon = daemon
         self.uri = daemon.register(Facade(self), objectId=object_name(self.name))
         self._spawn(daemon.requestLoop, "pyrostage-pyro")
-        metadata = {"pyrostage.node", *(f"group:{g}" for g in cfg.groups)}
+        metadata = {NODE_TAG, *(group_tag(g) for g in cfg.groups)}
         self.registrar = Registrar(self.name, self.uri, metadata, cfg.ns_host, cfg.ns_port, key)
         self.registrar.start()
         log.info("node %r serving at %s", self.name, self.uri)
