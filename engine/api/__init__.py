@@ -12,6 +12,7 @@ from engine.api.drawing import centred, contrast, fit_text, font
 from engine.api.hookspecs import hookimpl, hookspec
 from engine.api.images import check_png, decode_png, load_png, png_size, scaled_rgb, surface_of
 from engine.api.modes import Behaviour, Mode, command
+from engine.api.stageapi import Stage, State
 
 __all__ = [
     "RGB",
@@ -22,6 +23,8 @@ __all__ = [
     "Mode",
     "Printable",
     "Range",
+    "Stage",
+    "State",
     "centred",
     "check_png",
     "color_name",

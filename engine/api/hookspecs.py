@@ -9,7 +9,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from engine.api.modes import Behaviour, Mode
-    from engine.core.stage import Stage
+    from engine.api.stageapi import Stage
 
 hookspec = pluggy.HookspecMarker("pyrostage")
 hookimpl = pluggy.HookimplMarker("pyrostage")

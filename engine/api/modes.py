@@ -15,8 +15,7 @@ from engine.api.signature import Signature
 if TYPE_CHECKING:
     import pygame
 
-    from engine.core.stage import Stage
-    from engine.core.store import StateView
+    from engine.api.stageapi import Stage, State
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -91,7 +90,7 @@ class Behaviour:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
 
-    def __init__(self, stage: Stage, state: StateView, config: dict[str, Any]):
+    def __init__(self, stage: Stage, state: State, config: dict[str, Any]):
         self.stage = stage
         self.state = state
         self.config = config

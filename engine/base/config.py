@@ -7,23 +7,24 @@ Pi does not pick up a stranger's settings.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
-
-import platformdirs
 
 APP = "pyrostage"
 HMAC_ENV = "PYROSTAGE_HMAC_KEY"
 
 
 def default_config_path() -> Path:
+    import platformdirs  # on first use: a controller's start is measured in milliseconds
+
     return Path(platformdirs.user_config_dir(APP)) / "pyrostage.toml"
 
 
 def default_state_dir() -> Path:
+    import platformdirs
+
     return Path(platformdirs.user_state_dir(APP))
 
 
@@ -111,6 +112,8 @@ def load(path: str | Path | None = None, **overrides: Any) -> Config:
         raise FileNotFoundError(f"config file {file} does not exist")
     data: dict[str, Any] = {}
     if file.exists():
+        import tomllib
+
         with file.open("rb") as fh:
             try:
                 data = tomllib.load(fh)

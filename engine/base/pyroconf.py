@@ -18,18 +18,16 @@ import Pyro4.errors
 import Pyro4.message
 import Pyro4.util
 
-from engine.base import transport
-from engine.base.payload import Limits as ParseLimits
-
 if TYPE_CHECKING:
     from engine.base.config import TLS
+    from engine.base.transport import Limits
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_SIZE = 16 * 1024 * 1024
 THREADPOOL_SIZE = 320
-NS_LIMITS = transport.Limits(inbound=256 * 1024)
-"""A name server's requests are names, URIs and metadata: small."""
+NS_INBOUND = 256 * 1024
+"""Bytes a name server accepts in one request: names, URIs and metadata are small."""
 
 # Pyro4 objects a serpent message may otherwise rebuild on the receiving side; pyrostage never
 # sends them, so they stay the plain dicts they arrived as (and fail validation like any dict).
@@ -43,45 +41,6 @@ _NOT_REBUILT = (
 
 def _as_plain_dict(classname: str, data: dict[str, Any]) -> dict[str, Any]:
     return data
-
-
-class GuardedSerpent(Pyro4.util.SerpentSerializer):
-    """serpent, but a call is measured before it is parsed (see ``engine.base.payload``) and
-    compressed data, which Pyro4 would inflate without any bound, is refused."""
-
-    limits = ParseLimits()
-    heavy_items = 2_000
-    """A call with more items than this waits for one of the daemon's few large places."""
-
-    def deserializeCall(self, data: bytes, compressed: bool = False) -> Any:
-        if compressed:
-            raise ValueError(COMPRESSED)
-        found = self.limits.check(data)
-        if found is not None and found.items > self.heavy_items:
-            transport.hold_large()
-        return super().deserializeCall(data)
-
-    def deserializeData(self, data: bytes, compressed: bool = False) -> Any:
-        if compressed:
-            raise ValueError(COMPRESSED)
-        return super().deserializeData(data)
-
-
-COMPRESSED = "compressed messages are refused: set Pyro4.config.COMPRESSION = False"
-
-
-def parse_limits(limits: ParseLimits) -> None:
-    """Let this process's daemons parse calls up to ``limits`` (the largest of its nodes')."""
-    current = GuardedSerpent.limits
-    GuardedSerpent.limits = ParseLimits(items=max(limits.items, current.items),
-                                        depth=max(limits.depth, current.depth))
-
-
-def _guard_serpent() -> None:
-    if not isinstance(Pyro4.util._serializers.get("serpent"), GuardedSerpent):
-        guarded = GuardedSerpent()
-        Pyro4.util._serializers["serpent"] = guarded
-        Pyro4.util._serializers_by_id[guarded.serializer_id] = guarded
 
 
 def harden(max_message: int = MAX_MESSAGE_SIZE) -> None:
@@ -104,7 +63,6 @@ def harden(max_message: int = MAX_MESSAGE_SIZE) -> None:
     config.ONEWAY_THREADED = False  # oneway calls run in order on their connection's worker
     for classname in _NOT_REBUILT:
         Pyro4.util.SerializerBase.register_dict_to_class(classname, _as_plain_dict)
-    _guard_serpent()
 
 
 def use_tls(tls: TLS | None) -> None:
@@ -135,7 +93,7 @@ def warn_if_exposed(host: str, hmac_key: bytes | None, what: str = "this node") 
 
 
 def secure_daemon(
-    daemon: Pyro4.core.Daemon, hmac_key: bytes | None, limits: transport.Limits | None = None
+    daemon: Pyro4.core.Daemon, hmac_key: bytes | None, limits: Limits | None = None
 ) -> Pyro4.core.Daemon:
     """Sign the daemon with the key and put its connections behind a ``transport.Gate``.
 
@@ -148,6 +106,8 @@ def secure_daemon(
     listening: Any = daemon.transportServer.sock
     if hasattr(listening, "do_handshake_on_connect"):  # an ssl.SSLSocket
         listening.do_handshake_on_connect = False  # read by accept() for each new socket
+    from engine.base import transport  # servers only: controllers never load it
+
     transport.install(daemon, limits or transport.Limits())
     return daemon
 
@@ -161,7 +121,7 @@ def _cannot_serve(exc: OSError, host: str, port: int) -> OSError:
 
 
 def serve_daemon(
-    host: str, port: int, hmac_key: bytes | None, limits: transport.Limits | None = None
+    host: str, port: int, hmac_key: bytes | None, limits: Limits | None = None
 ) -> Pyro4.core.Daemon:
     """A Pyro daemon on host:port, secured (see ``secure_daemon``)."""
     try:
@@ -278,4 +238,10 @@ def serve_ns(
                                                hmac=hmac_key)
     except OSError as exc:
         raise _cannot_serve(exc, host, port) from None
-    return uri, secure_daemon(daemon, hmac_key, NS_LIMITS), bc
+    return uri, secure_daemon(daemon, hmac_key, _ns_limits()), bc
+
+
+def _ns_limits() -> Limits:
+    from engine.base.transport import Limits
+
+    return Limits(inbound=NS_INBOUND)

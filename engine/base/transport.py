@@ -32,10 +32,12 @@ from typing import Any
 import Pyro4.core
 import Pyro4.errors
 import Pyro4.message
+import Pyro4.util
 from Pyro4.socketserver.threadpool import NoFreeWorkersError
 from Pyro4.socketserver.threadpoolserver import ClientConnectionJob
 from Pyro4.socketutil import SocketConnection
 
+from engine.base.payload import Limits as ParseLimits
 from engine.base.text import size_text
 
 log = logging.getLogger(__name__)
@@ -384,6 +386,46 @@ class GuardedJob(ClientConnectionJob):
         return True
 
 
+class GuardedSerpent(Pyro4.util.SerpentSerializer):
+    """serpent, but a call is measured before it is parsed (see ``engine.base.payload``) and
+    compressed data, which Pyro4 would inflate without any bound, is refused."""
+
+    limits = ParseLimits()
+    heavy_items = 2_000
+    """A call with more items than this waits for one of the daemon's few large places."""
+
+    def deserializeCall(self, data: bytes, compressed: bool = False) -> Any:
+        if compressed:
+            raise ValueError(COMPRESSED)
+        found = self.limits.check(data)
+        if found is not None and found.items > self.heavy_items:
+            hold_large()
+        return super().deserializeCall(data)
+
+    def deserializeData(self, data: bytes, compressed: bool = False) -> Any:
+        if compressed:
+            raise ValueError(COMPRESSED)
+        return super().deserializeData(data)
+
+
+COMPRESSED = "compressed messages are refused: set Pyro4.config.COMPRESSION = False"
+
+
+def parse_limits(limits: ParseLimits) -> None:
+    """Let this process's daemons parse calls up to ``limits`` (the largest of its nodes')."""
+    current = GuardedSerpent.limits
+    GuardedSerpent.limits = ParseLimits(items=max(limits.items, current.items),
+                                        depth=max(limits.depth, current.depth))
+
+
+def guard_serpent() -> None:
+    """Parse every call this process serves with ``GuardedSerpent`` (servers only)."""
+    if not isinstance(Pyro4.util._serializers.get("serpent"), GuardedSerpent):
+        guarded = GuardedSerpent()
+        Pyro4.util._serializers["serpent"] = guarded
+        Pyro4.util._serializers_by_id[guarded.serializer_id] = guarded
+
+
 def hold_large() -> None:
     """Take one of the few places for a heavy request (many items) for the request this
     worker is serving, or raise ``TimeoutError``; it is given back when the request ends."""
@@ -397,6 +439,7 @@ def hold_large() -> None:
 
 def install(daemon: Pyro4.core.Daemon, limits: Limits) -> Gate:
     """Put ``daemon``'s accepting and connection handling behind a new ``Gate``."""
+    guard_serpent()
     gate = Gate(daemon, limits)
     server: Any = daemon.transportServer
     handshake = daemon._handshake

@@ -10,7 +10,6 @@ import os
 import select
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -347,6 +346,8 @@ class Controller:
         entry costs ``timeout`` once, whatever the count, and a foreign one breaks nothing."""
         if not nodes:
             return []
+        from concurrent.futures import ThreadPoolExecutor  # only `list` fans out
+
         with ThreadPoolExecutor(max_workers=min(32, len(nodes))) as pool:
             return list(pool.map(lambda info: self._probe(info, timeout), nodes))
 

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import pluggy
 
@@ -29,10 +29,13 @@ from engine.base.text import short as short_repr
 from engine.core.plugins import Registry
 from engine.core.store import StateNotSaved, StateView, Store
 
-if TYPE_CHECKING:
-    from engine.hardware.gpio import Outputs
-
 log = logging.getLogger(__name__)
+
+
+class Outputs(Protocol):
+    """The node's output pins (the bell), as the stage drives them."""
+
+    def pulse(self, name: str, seconds: float) -> bool: ...
 
 DRAW_LOCK_WAIT = 0.1
 """Seconds a frame waits for the engine lock before it is skipped (a plugin is stuck)."""
@@ -87,9 +90,11 @@ class Stage:
         config = plugin_config or {}
         self.behaviours: dict[str, Behaviour] = {}
         self.modes: dict[str, Mode] = {}
+        self._states: dict[str, StateView] = {}
         classes: dict[str, type[Behaviour]] = {**registry.modes, **registry.behaviours}
         for key, cls in classes.items():
-            instance = cls(self, StateView(store, key), dict(config.get(key, {})))
+            self._states[key] = StateView(store, key)
+            instance = cls(self, self._states[key], dict(config.get(key, {})))
             self.behaviours[key] = instance
             if isinstance(instance, Mode):
                 self.modes[key] = instance
@@ -267,7 +272,7 @@ class Stage:
         generation = self.store.generation
         for name, behaviour in self.behaviours.items():
             try:
-                behaviour.state.reload()
+                self._states[name].reload()
                 behaviour.restore()
             except Exception:
                 log.exception("%r could not be restored from the saved state", name)
@@ -315,7 +320,7 @@ class Stage:
         """Apply a change all or nothing: a change that raises leaves every behaviour (and the
         active mode) exactly as it was before it, in memory as in the store."""
         previous, self.source = self.source, source
-        before = {name: b.state.snapshot() for name, b in self.behaviours.items()}
+        before = {name: state.snapshot() for name, state in self._states.items()}
         active, engine = self.active, self._engine_state.snapshot()
         try:
             with self.store.atomic():
@@ -324,7 +329,7 @@ class Stage:
             self.active = active
             self._engine_state.revert(engine)
             for name, behaviour in self.behaviours.items():
-                if behaviour.state.revert(before[name]) or behaviour is owner:
+                if self._states[name].revert(before[name]) or behaviour is owner:
                     behaviour.restore()
             raise
         finally:

@@ -17,7 +17,7 @@ import pluggy
 import Pyro4
 
 from engine.api import drawing
-from engine.base import pyroconf
+from engine.base import pyroconf, transport
 from engine.base.config import Config
 from engine.base.names import NODE_TAG, group_tag, object_name
 from engine.core import budget
@@ -130,7 +130,7 @@ class Node:
         limits, parsing, _largest = budget.for_behaviours(
             type(b) for b in self.stage.behaviours.values()
         )
-        pyroconf.parse_limits(parsing)
+        transport.parse_limits(parsing)
         daemon = pyroconf.serve_daemon(host, cfg.port, key, limits)
         self.daemon = daemon
         self.uri = daemon.register(Facade(self), objectId=object_name(self.name))

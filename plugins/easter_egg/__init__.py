@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from engine import Behaviour, command, hookimpl
 
 if TYPE_CHECKING:
-    from engine.core.stage import Stage
+    from engine import Stage
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def pyrostage_button_pressed(stage: Stage, button: str, at: float, mode: str) ->
     """The egg itself: a main-button press on the scoreboard scores while the egg is on."""
     if button != "main" or mode != "scoreboard":
         return
-    egg = stage.behaviours.get(EasterEgg.name)
+    egg = stage.behaviour(EasterEgg.name)
     if not isinstance(egg, EasterEgg) or not egg.is_on():
         return
     try:

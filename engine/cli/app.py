@@ -1,0 +1,137 @@
+"""The ``pyrostage`` command group and what every subcommand shares: options, the shared key,
+one-line errors. rich and the node side are imported only by the subcommands that need them,
+so ``pyrostage ctl`` starts fast."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+import click
+import Pyro4.errors
+
+from engine import __version__
+from engine.base.config import TLS, load
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+log = logging.getLogger("engine.cli")
+NS_OPTIONS = [
+    click.option("--ns-host", envvar="PYRO_NS_HOST", help="Name server host [PYRO_NS_HOST]."),
+    click.option("--ns-port", envvar="PYRO_NS_PORT", type=int,
+                 help="Name server port [PYRO_NS_PORT, default 9090]."),
+]
+ERRORS = (TypeError, ValueError, LookupError, TimeoutError, ConnectionError, RuntimeError,
+          Pyro4.errors.PyroError, OSError)
+_console: list[Console] = []
+
+
+def console() -> Console:
+    """The terminal, through rich (imported on first use: ``ctl`` prints plain text)."""
+    if not _console:
+        from rich.console import Console
+
+        _console.append(Console())
+    return _console[0]
+
+
+def ns_options(func: Any) -> Any:
+    for option in reversed(NS_OPTIONS):
+        func = option(func)
+    return func
+
+
+def setup_logging(verbose: bool) -> None:
+    VERBOSE[0] = VERBOSE[0] or verbose
+    verbose = VERBOSE[0]
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+
+
+def security() -> tuple[bytes | None, TLS]:
+    """The shared key (PYROSTAGE_HMAC_KEY, else the config file) and TLS settings."""
+    try:
+        cfg = load(None)
+    except ERRORS as exc:
+        raise fail(exc) from None
+    return cfg.key(), cfg.tls
+
+
+def serving_security() -> tuple[bytes | None, TLS]:
+    """For a process that serves (``ns``, ``demo``): Pyro hardened, the key and TLS in use."""
+    from engine.base.pyroconf import harden, use_tls
+
+    harden()
+    key, tls = security()
+    use_tls(tls)
+    return key, tls
+
+
+def fail(exc: BaseException) -> click.ClickException:
+    """One clear line for the user, no traceback."""
+    name = type(exc).__name__
+    return click.ClickException(f"{name}: {exc}" if name not in ("ClickException",) else str(exc))
+
+
+SUBCOMMANDS = {
+    "serve": "engine.cli.nodes", "ns": "engine.cli.nodes", "plugins": "engine.cli.nodes",
+    "demo": "engine.cli.nodes",
+    "list": "engine.cli.control", "ctl": "engine.cli.control", "snapshot": "engine.cli.control",
+}
+"""Where each subcommand lives: its module is imported only when it is used (or for help)."""
+
+
+class Commands(click.Group):
+    """The subcommands, loaded lazily (click's documented pattern); whatever one of them did
+    not expect is one line on stderr, never a traceback (that only with ``-v``)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *SUBCOMMANDS})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in SUBCOMMANDS and name not in self.commands:
+            importlib.import_module(SUBCOMMANDS[name])  # its @main.command() registers it
+        return super().get_command(ctx, name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            if VERBOSE[0]:
+                log.error("unexpected error", exc_info=True)
+                hint = ""
+            else:
+                hint = " (-v shows the details)"
+            raise click.ClickException(f"{_one_line(fail(exc).message)}{hint}") from None
+
+
+VERBOSE = [False]
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pyrostage")
+@click.option("-v", "--verbose", is_flag=True, help="Tracebacks and debug logs.")
+def main(verbose: bool) -> None:
+    """Display nodes for camps, classrooms and quiz nights, driven over the network."""
+    if verbose:
+        setup_logging(True)
+
+
+def controller(ns_host: str | None, ns_port: int | None) -> Any:
+    """A controller for the name server at ns_host:ns_port, with the shared key and TLS."""
+    from engine.control.controller import Controller
+
+    key, tls = security()
+    return Controller(ns_host, ns_port, hmac_key=key, tls=tls)

@@ -1,0 +1,223 @@
+"""Subcommands that run node-side processes: ``serve``, ``ns``, ``plugins`` and ``demo``.
+Each imports the node side (pygame, pluggy, SQLite) only when it runs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from engine.base.config import load, parse_size
+from engine.cli.app import (
+    ERRORS,
+    console,
+    controller,
+    fail,
+    main,
+    ns_options,
+    serving_security,
+    setup_logging,
+)
+from engine.cli.signals import on_stop_signals
+
+log = logging.getLogger("engine.cli")
+
+
+@main.command()
+@click.option("--name", help="Node name; registered as pyrostage.NAME.")
+@click.option("--host", help="Address to serve on (default 127.0.0.1; 'auto' = LAN address).")
+@click.option("--port", type=int, help="Port to serve on (default: any free port).")
+@ns_options
+@click.option("--embedded-ns", is_flag=True, default=None,
+              help="Start a name server inside this node instead of finding one.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="TOML config file (default: pyrostage.toml in the user config dir).")
+@click.option("--state-dir", type=click.Path(file_okay=False), help="Where state is kept.")
+@click.option("--size", help="Screen size, e.g. 1280x720.")
+@click.option("--fullscreen", is_flag=True, default=None, help="Fullscreen display.")
+@click.option("--headless", is_flag=True, default=None, help="No window (SDL dummy driver).")
+@click.option("--gpio", type=click.Choice(["auto", "rpi", "sim", "none"]), help="Pin backend.")
+@click.option("--group", "groups", multiple=True, help="Name-server group tag (repeatable).")
+@click.option("--mode", help="Mode to show on first start.")
+@click.option("--dispatch", type=click.Choice(["lock", "inbox"]), help="How changes serialize.")
+@click.option("-v", "--verbose", is_flag=True)
+def serve(config_path: str | None, verbose: bool, size: str | None, groups: tuple[str, ...],
+          **flags: Any) -> None:
+    """Run one display node until Ctrl-C or SIGTERM."""
+    setup_logging(verbose)
+    from engine.remote.node import Node
+
+    requested = threading.Event()
+    nodes: list[Node] = []
+
+    def stop(signum: int) -> None:
+        if not requested.is_set():
+            log.info("%s: stopping", signal.Signals(signum).name)
+        requested.set()
+        for node in nodes:
+            node.stop()
+
+    on_stop_signals(stop)  # from the start: a signal while the node starts stops it too
+    try:
+        cfg = load(config_path, size=parse_size(size) if size else None,
+                   groups=list(groups) or None, **flags)
+        if cfg.headless:
+            os.environ["SDL_VIDEODRIVER"] = "dummy"
+        node = Node(cfg)
+    except ERRORS as exc:
+        raise fail(exc) from None
+    nodes.append(node)
+    if requested.is_set():
+        node.stop()
+    try:
+        node.serve()
+    except ERRORS as exc:  # e.g. the port is taken: one line (the traceback with -v)
+        log.debug("the node could not serve", exc_info=True)
+        raise fail(exc) from None
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=9090, show_default=True, type=int)
+def ns(host: str, port: int) -> None:
+    """Run a Pyro4 name server (signed with PYROSTAGE_HMAC_KEY, TLS when configured)."""
+    setup_logging(False)
+    from engine.base.pyroconf import serve_ns
+
+    stopping = threading.Event()
+    on_stop_signals(lambda signum: stopping.set())
+    key, tls = serving_security()
+    try:
+        uri, daemon, _bc = serve_ns(host, port, key)
+    except ERRORS as exc:
+        raise fail(exc) from None
+    how = ("signed" if key else "no HMAC key") + (", TLS" if tls.enabled else "")
+    console().print(f"name server {uri} ({how}); Ctrl-C stops it")
+    _serve_until(daemon, stopping)
+
+
+def _serve_until(daemon: Any, stopping: threading.Event) -> None:
+    """Run a Pyro daemon's loop on a thread until ``stopping`` is set (or the loop ends)."""
+    thread = threading.Thread(target=daemon.requestLoop, daemon=True)
+    thread.start()
+    while not stopping.wait(0.5) and thread.is_alive():
+        pass
+    daemon.shutdown()
+    thread.join(timeout=2)
+
+
+@main.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="TOML config file whose allow/deny lists apply.")
+def plugins(config_path: str | None) -> None:
+    """Installed plugins, the modes and commands each provides, and the ones skipped."""
+    from rich.markup import escape
+
+    from engine.core.plugins import collect, get_plugin_manager, report
+
+    try:
+        cfg = load(config_path)
+        pm, _ = get_plugin_manager(cfg.allow, cfg.block)
+    except ERRORS as exc:
+        raise fail(exc) from None
+    from rich.table import Table
+
+    table = Table("plugin", "distribution", "provides")
+    for name, entry in report(collect(pm)).items():
+        if "error" in entry:
+            table.add_row(name, "[red]failed[/red]", escape(entry["error"]))
+        elif "skipped" in entry:
+            table.add_row(name, "[yellow]skipped[/yellow]", entry["skipped"])
+        else:
+            provides = ", ".join(entry["provides"])
+            if "warning" in entry:
+                provides += f" [yellow]warning:[/yellow] {escape(entry['warning'])}"
+            table.add_row(name, f"{entry['distribution']} {entry['version']}", provides.strip())
+    console().print(table)
+
+
+def _this_command() -> str:
+    """How to call this pyrostage from another terminal: plain, or its path in the venv."""
+    mine = Path(sys.executable).parent / "pyrostage"
+    found = shutil.which("pyrostage")
+    if found and Path(found).resolve() == mine.resolve():
+        return "pyrostage"
+    try:
+        return str(mine.relative_to(Path.cwd()))
+    except ValueError:
+        return str(mine)
+
+
+@main.command()
+@click.option("--ns-port", default=9090, show_default=True, type=int)
+@click.option("--headless", is_flag=True, help="No windows even where a screen exists.")
+@click.option("--state-dir", type=click.Path(file_okay=False), help="Where the demo keeps state.")
+def demo(ns_port: int, headless: bool, state_dir: str | None) -> None:
+    """An embedded name server and two nodes, "red" and "blue", on this machine."""
+    setup_logging(False)
+    from engine.base.pyroconf import serve_ns
+
+    stopping = threading.Event()  # Ctrl-C reaches the nodes too; they stop by themselves
+    on_stop_signals(lambda signum: stopping.set())
+    key, _tls = serving_security()
+    try:
+        _uri, daemon, _bc = serve_ns("127.0.0.1", ns_port, key)
+    except ERRORS as exc:
+        raise click.ClickException(f"cannot start the name server: {exc}") from None
+    threading.Thread(target=daemon.requestLoop, daemon=True).start()
+    if state_dir is None:
+        import platformdirs
+
+        state_dir = str(Path(platformdirs.user_state_dir("pyrostage")) / "demo")
+    children = []
+    for name, size in (("red", "640x360"), ("blue", "640x360")):
+        cmd = [sys.executable, "-m", "engine", "serve", "--name", name, "--ns-host", "127.0.0.1",
+               "--ns-port", str(ns_port), "--state-dir", state_dir, "--size", size]
+        if headless:
+            cmd.append("--headless")
+        children.append(subprocess.Popen(cmd))
+    try:
+        ctl_ = controller("127.0.0.1", ns_port)
+        deadline = time.monotonic() + 60
+        while {n.name for n in ctl_.nodes()} < {"red", "blue"}:
+            if time.monotonic() > deadline or any(c.poll() is not None for c in children):
+                raise click.ClickException("the demo nodes did not come up; see the log above")
+            if stopping.wait(0.2):
+                return
+        p = "" if ns_port == 9090 else f" --ns-port {ns_port}"
+        me = _this_command()
+        console().print(f"""
+[bold]pyrostage demo[/bold]: name server 127.0.0.1:{ns_port}, nodes [red]red[/red] and \
+[blue]blue[/blue] (state in {state_dir}). In another terminal try:
+
+  {me} list{p}
+  {me} ctl{p} red colorsquare.set_color 255,0,0
+  {me} ctl{p} blue set_color navyblue
+  {me} ctl{p} red switch scoreboard
+  {me} ctl{p} red add_points 10
+  {me} ctl{p} red status
+  {me} snapshot{p} blue blue.png
+
+Ctrl-C stops the demo.""")
+        while not stopping.wait(0.5):
+            if all(c.poll() is not None for c in children):
+                break
+    finally:
+        for c in children:
+            if c.poll() is None:
+                c.send_signal(signal.SIGTERM)
+        for c in children:
+            try:
+                c.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                c.kill()
+        daemon.shutdown()
