@@ -257,6 +257,30 @@ def test_a_full_pool_evicts_a_handshake_instead_of_refusing(node, monkeypatch):
         attack.close()
 
 
+def test_senders_that_stall_cannot_hold_large_requests_hostage(node):
+    """Two connections announce 2 MB bodies and send nothing: a third large call is told the
+    node is busy (not dropped), and goes through once they are gone."""
+    limit(node.node.daemon, wait=0.5)
+    stalled = []
+    for _ in range(2):
+        p = node.proxy()
+        p._pyroBind()
+        p._pyroConnection.sock.sendall(header_bytes(2 * MB, msg_type=Pyro4.message.MSG_INVOKE))
+        stalled.append(p)
+    try:
+        with node.proxy() as p:
+            wait_for(lambda: node.node.daemon.pyrostage_gate.large._value == 0)
+            with pytest.raises(TimeoutError, match="busy"):
+                p.call("set_team", "x" * 100_000)
+            for s in stalled:
+                s._pyroRelease()
+            with pytest.raises(ValueError, match="name must have"):  # parsed, then refused
+                p.call("scoreboard.set_team", "x" * 100_000)
+    finally:
+        for s in stalled:
+            s._pyroRelease()
+
+
 def test_compressed_or_oversized_first_messages_are_dropped_at_once(node):
     limit(node.node.daemon, handshake=60.0)
     uri = Pyro4.URI(node.uri)

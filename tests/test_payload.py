@@ -52,6 +52,9 @@ def test_the_usual_call_is_not_scanned_at_all():
 
 
 @pytest.mark.parametrize("text, why", [
+    (b"# serpent utf-8 python3.2 \\\n[" + b"0," * 5000 + b"]", "items"),  # a comment ends
+    (b"# serpent utf-8 python3.2\r[" + b"0," * 5000 + b"]", "items"),  # at \r too
+    (b"#\r\n[" + b"0," * 5000 + b"]", "items"),
     (b"[0 or 0 or 0]", None),  # names count as items (literal_eval refuses them cheaply)
     (b"f'{[0]*9}'", "prefix"),
     (b"b'x'", "prefix"),
@@ -60,7 +63,10 @@ def test_the_usual_call_is_not_scanned_at_all():
     (b"['a\\'', \"b\\\"\", 'c\\\\']", None),
 ])
 def test_what_serpent_never_writes_is_refused(text, why):
-    if why is None:
+    if why == "items":
+        with pytest.raises(ValueError, match="items"):
+            Limits(items=1000).check(text)
+    elif why is None:
         assert cost(text).items >= 3
     else:
         with pytest.raises(ValueError, match=why):
@@ -69,7 +75,7 @@ def test_what_serpent_never_writes_is_refused(text, why):
 
 def test_strings_are_one_item_whatever_they_hold():
     text = serpent.dumps(["a,b,[c],{d}:(e) # f '\" \\" * 1000])
-    assert cost(text).items == 3  # the list's brackets and the string
+    assert cost(text).items == 4  # serpent's header comment, the list's brackets, the string
 
 
 class Wide(Mode):
@@ -112,3 +118,31 @@ def test_unbounded_parameters_get_default_bounds_and_the_node_follows_them(start
             assert p.call("wide.roomy", b"\0" * 4_000_000) == 4_000_000
     finally:
         pm.unregister(plugin)
+
+
+def test_the_scan_is_linear_in_the_size_however_the_message_is_shaped():
+    """Deep nesting and many comments are refused after one pass, not one pass per level."""
+    import time
+
+    shapes = [b"[" * 1_000_000 + b"]" * 1_000_000, b"#\n" * 1_000_000,
+              b"'\\'" * 500_000, b"'\\\n" * 500_000]
+    for text in shapes:
+        started = time.process_time()
+        with pytest.raises(ValueError):
+            Limits(items=10_000, depth=16).check(text)
+        assert time.process_time() - started < 5.0  # hang guard: minutes when quadratic
+
+
+def test_a_full_list_of_floats_is_accepted_as_declared():
+    class Floats(Mode):
+        name = "floats"
+
+        @command
+        def take(self, values: Annotated[list[float], Length(0, 2000)]) -> int:
+            return len(values)
+
+        def draw(self, surface: Any) -> None: ...
+
+    _limits, parsing, _ = for_behaviours([Floats])
+    worst = serpent.dumps(("pyrostage.red", "call", ("floats.take", [-1.5e-05] * 2000), {}))
+    assert parsing.check(worst) is not None  # not refused

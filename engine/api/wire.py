@@ -31,7 +31,8 @@ class WireCost:
 
 UNKNOWN_COST = WireCost(64 * 1024, 2_000, 8)
 """What an ``Any`` parameter (or a conversion's raw input) is allowed."""
-_SCALAR_COST = {int: WireCost(4302, 4, 0), float: WireCost(32, 4, 0),
+# Items as engine.base.payload counts them: "-12" is a sign and a number, "-1.5e-05" six.
+_SCALAR_COST = {int: WireCost(4302, 2, 0), float: WireCost(32, 6, 0),
                 bool: WireCost(5, 1, 0), NoneType: WireCost(4, 1, 0)}
 
 
@@ -47,7 +48,8 @@ def wire_cost(tp: Any, length: int | None = None) -> WireCost:
         ranges = [m for m in metas if isinstance(m, Range) and None not in (m.lo, m.hi)]
         if ranges and base in (int, float):
             widest = max(max(abs(r.lo), abs(r.hi)) for r in ranges)  # type: ignore[arg-type]
-            return WireCost(len(str(int(widest))) + (2 if base is int else 26), 4, 0)
+            scalar = _SCALAR_COST[base]
+            return WireCost(len(str(int(widest))) + (2 if base is int else 26), scalar.items, 0)
         return wire_cost(base, min(bounds) if bounds else length)
     if origin in (Union, types.UnionType):
         cost = WireCost(0, 0, 0)

@@ -22,24 +22,25 @@ SCAN_FROM = 1024
 """Messages shorter than this are not scanned: they cannot hold more than a few hundred items
 (and Python's parser refuses nesting deeper than 200 by itself)."""
 
-# Starts with a character class so ``re`` skips to the next quote or '#' at C speed.
+# Starts with a character class so ``re`` skips to the next quote or '#' at C speed. Inside
+# a string a backslash escapes the next byte (a newline too: a continued line); a quote that
+# never closes takes what the failed string took, so no byte is scanned more than twice.
 _SKIPPED = re.compile(
     rb"""[#'"](?:"""
-    rb"""(?<=')''|(?<=")""\""""                     # a triple quote (never written by serpent)
-    rb"""|(?<=')[^'\n]*+'"""                       # a string, skipped whole
-    rb"""|(?<=")[^"\n]*+\""""
-    rb"""|(?<=\#)[^\n]*+"""                         # a comment (serpent's header line)
-    rb"""|(?P<open>[^\n]*+))""",                    # a quote that never closes
+    rb"""(?<=')''|(?<=")""\""""                        # a triple quote (never written by serpent)
+    rb"""|(?<=')[^'\\\n]*+(?:\\.[^'\\\n]*+)*+'"""  # a string, skipped whole
+    rb"""|(?<=")[^"\\\n]*+(?:\\.[^"\\\n]*+)*+\""""
+    rb"""|(?<=\#)[^\n]*+"""                            # a comment: to the end of its line
+    rb"""|(?P<open>[^\\\n]*+(?:\\.[^\\\n]*+)*+))""",  # a quote that never closes
     re.S,
 )
-_ESCAPES = (b"\\\\", b"\\'", b'\\"', b"\\\n")  # blanked first: none can end a string
 _LETTERS = bytes(range(65, 91)) + bytes(range(97, 123)) + b"_" + bytes(range(128, 256))
 _WORD = _LETTERS + b"0123456789"
 _AS_WORDS = bytes(97 if c in _WORD else 32 for c in range(256))  # "a" in words, " " between
 _NOT_PUNCTUATION = bytes(c for c in range(256) if chr(c).isalnum() or chr(c).isspace()
                          or c >= 128 or c == ord("_"))
 _NOT_BRACKET = bytes(c for c in range(256) if c not in b"()[]{}")
-_PAIRS = re.compile(rb"\(\)|\[\]|\{\}")
+_OPENING = frozenset(b"([{")
 
 
 @dataclass(frozen=True)
@@ -57,46 +58,57 @@ def _refuse(what: str) -> NoReturn:
                      "with Pyro4's serpent serializer")
 
 
-def cost(data: bytes, most: int | None = None) -> Cost:
-    """Items (strings, numbers, names, operators) and bracket nesting of a serpent message.
+def cost(data: bytes, most: int | None = None, deepest: int | None = None) -> Cost:
+    """Items (strings, comments, numbers, names, operators) and bracket nesting of a serpent
+    message, in time linear in its size.
 
-    Raises ``ValueError`` for text serpent does not write; stops counting strings past
-    ``most`` (the result then says ``most + 1``).
+    Raises ``ValueError`` for text serpent does not write. Counting stops early past ``most``
+    items (the result then says more than ``most``) and nesting past ``deepest``.
     """
-    strings = 0
+    data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")  # Python's line ends, all three
+    skipped = 0
 
     def skip(match: re.Match[bytes]) -> bytes:
-        nonlocal strings
-        text = match.group()
+        nonlocal skipped
+        skipped += 1
+        if most is not None and skipped > most:
+            raise _TooMany
         if match.lastgroup == "open":
             _refuse("a string that is not closed on its line")
+        text = match.group()
         if text[0] != 35:  # not '#': a string
             if len(text) == 3 and text[1] == text[2] == text[0]:
                 _refuse("a triple-quoted string")
             start = match.start()
             if start and data[start - 1] in _LETTERS:
                 _refuse("a string prefix (f'', b'', r'' ...)")
-            strings += 1
-            if most is not None and strings > most:
-                raise _TooMany
         return b""
 
-    for escape in _ESCAPES:
-        data = data.replace(escape, b"  ")
     try:
         bare = _SKIPPED.sub(skip, data)
     except _TooMany:
-        return Cost(items=strings, depth=0)
+        return Cost(items=skipped, depth=0)
     names = (b" " + bare.translate(_AS_WORDS)).count(b" a")  # one item per number or name
     punctuation = bare.translate(None, _NOT_PUNCTUATION)
-    brackets = punctuation.translate(None, _NOT_BRACKET)
-    depth = 0
-    while brackets:
-        inner = _PAIRS.sub(b"", brackets)
-        if len(inner) == len(brackets):  # unbalanced: the parser refuses it at once
-            break
-        brackets, depth = inner, depth + 1
-    return Cost(items=strings + names + len(punctuation), depth=depth)
+    items = skipped + names + len(punctuation)
+    if most is not None and items > most:
+        return Cost(items=items, depth=0)  # never walk the brackets of a refused message
+    return Cost(items=items, depth=_depth(punctuation.translate(None, _NOT_BRACKET), deepest))
+
+
+def _depth(brackets: bytes, deepest: int | None) -> int:
+    """How deep the brackets nest (one pass; stops once past ``deepest``)."""
+    depth = level = 0
+    for byte in brackets:
+        if byte in _OPENING:
+            level += 1
+            if level > depth:
+                depth = level
+                if deepest is not None and depth > deepest:
+                    break
+        elif level:
+            level -= 1
+    return depth
 
 
 @dataclass(frozen=True)
@@ -110,7 +122,7 @@ class Limits:
         """Refuse ``data`` with ``ValueError`` when parsing it would cost more than allowed."""
         if len(data) < SCAN_FROM:
             return None
-        found = cost(data, most=self.items)
+        found = cost(data, most=self.items, deepest=self.depth)
         if found.items > self.items:
             raise ValueError(
                 f"the message has more than {self.items} items (strings, numbers, names, "
@@ -118,6 +130,7 @@ class Limits:
             )
         if found.depth > self.depth:
             raise ValueError(
-                f"the message nests {found.depth} deep; this node accepts at most {self.depth}"
+                f"the message nests more than {self.depth} deep; this node accepts at most "
+                f"{self.depth}"
             )
         return found

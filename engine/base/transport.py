@@ -70,6 +70,8 @@ class Limits:
     """A request larger than this waits for one of ``large_at_once`` places to be received
     and parsed (a small one never waits)."""
     large_at_once: int = 2
+    wait: float = 5.0
+    """Seconds a large request waits for a place before it is answered "busy"."""
 
     def body_deadline(self, size: int) -> float:
         return time.monotonic() + self.body + size / self.rate
@@ -264,7 +266,7 @@ class GuardedConnection(SocketConnection):
                 f"{size_text(self.limits.inbound)} in one call (what its largest command takes)"
             )
         elif declared > self.limits.large:
-            if self.gate.large.acquire(timeout=self._remaining(self._body_deadline)):
+            if self.gate.large.acquire(timeout=self.limits.wait):
                 self.holds_large = True
             else:
                 refusal = TimeoutError(
@@ -278,6 +280,7 @@ class GuardedConnection(SocketConnection):
             raise Pyro4.errors.ConnectionClosedError(
                 f"request of {declared} bytes refused without reading it"
             )
+        self._body_deadline = self.limits.body_deadline(declared)  # the wait is not its time
         self._discard(declared)
         log.info("refused a request from %s: %s", self.peer, refusal)
         if not header.flags & Pyro4.message.FLAGS_ONEWAY:
@@ -390,7 +393,7 @@ class GuardedSerpent(Pyro4.util.SerpentSerializer):
     """serpent, but a call is measured before it is parsed (see ``engine.base.payload``) and
     compressed data, which Pyro4 would inflate without any bound, is refused."""
 
-    limits = ParseLimits()
+    limits = ParseLimits(items=1_000, depth=10)  # a name server's needs; nodes raise it
     heavy_items = 2_000
     """A call with more items than this waits for one of the daemon's few large places."""
 
@@ -398,9 +401,14 @@ class GuardedSerpent(Pyro4.util.SerpentSerializer):
         if compressed:
             raise ValueError(COMPRESSED)
         found = self.limits.check(data)
-        if found is not None and found.items > self.heavy_items:
-            hold_large()
-        return super().deserializeCall(data)
+        try:
+            if found is not None and found.items > self.heavy_items:
+                hold_large()
+            return super().deserializeCall(data)
+        finally:  # parsed: the place is free for the next large request
+            conn: GuardedConnection | None = getattr(_worker, "conn", None)
+            if conn is not None:
+                conn.release_large()
 
     def deserializeData(self, data: bytes, compressed: bool = False) -> Any:
         if compressed:
@@ -428,11 +436,11 @@ def guard_serpent() -> None:
 
 def hold_large() -> None:
     """Take one of the few places for a heavy request (many items) for the request this
-    worker is serving, or raise ``TimeoutError``; it is given back when the request ends."""
+    worker is serving, or raise ``TimeoutError``; it is given back once the call is parsed."""
     conn: GuardedConnection | None = getattr(_worker, "conn", None)
     if conn is None or conn.holds_large:
         return
-    if not conn.gate.large.acquire(timeout=conn.limits.body):
+    if not conn.gate.large.acquire(timeout=conn.limits.wait):
         raise TimeoutError("the node is busy parsing other large requests; try again in a moment")
     conn.holds_large = True
 
