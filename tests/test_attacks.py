@@ -299,7 +299,7 @@ def test_many_small_items_are_refused_before_parsing(proxy):
         proxy.call("colorsquare.set_color", [0] * 1_000_000)  # 2 MB, within the byte cap
     assert len(str(info.value)) < 300
     with pytest.raises(ValueError, match="nests"):
-        proxy.call("colorsquare.set_color", [[[[[[[[[[[[[[[[[[[[0]]]]]]]]]]]]]]]]]]]] * 100)
+        proxy.call("colorsquare.set_color", [nested(20)] * 5 + ["x" * 2000])
     with pytest.raises(ValueError, match="nests"):
         proxy.call("colorsquare.set_color", [nested(150), "x" * 2000])
     assert proxy.call("set_color", [1, 2, 3]) == [1, 2, 3]
