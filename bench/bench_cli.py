@@ -22,7 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench_rtt import free_port, start  # noqa: E402
+import Pyro4  # noqa: E402
+from bench_rtt import serve_on_a_free_port, start  # noqa: E402
 
 BARE = """\
 import Pyro4
@@ -46,12 +47,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run for CI")
     runs = 3 if parser.parse_args().quick else 15
-    port = free_port()
     env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "PYTHONPATH": str(ROOT)}
     env.pop("PYROSTAGE_HMAC_KEY", None)
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # as installed: compiled once, then cached
     with tempfile.TemporaryDirectory() as state:
-        ns = start([sys.executable, "-m", "engine", "ns", "--port", str(port)])
+        ns, ns_proxy = serve_on_a_free_port(
+            lambda port: [sys.executable, "-m", "engine", "ns", "--port", str(port)],
+            lambda port: f"PYRO:Pyro.NameServer@127.0.0.1:{port}", Path(state) / "ns.log")
+        ns_proxy._pyroRelease()
+        port = Pyro4.URI(ns_proxy._pyroUri).port
         node = start([sys.executable, "-m", "engine", "serve", "--name", "red", "--headless",
                       "--gpio", "none", "--ns-port", str(port), "--state-dir", state])
         try:

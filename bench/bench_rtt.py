@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -40,24 +41,33 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_up(uri: str, timeout: float = 30.0) -> Pyro4.Proxy:
-    deadline = time.monotonic() + timeout
-    while True:
-        p = Pyro4.Proxy(uri)
-        try:
-            p._pyroBind()
-            return p
-        except Pyro4.errors.CommunicationError:
-            p._pyroRelease()
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-
-
-def start(cmd: list[str]) -> subprocess.Popen[bytes]:
+def start(cmd: list[str], log: Path | None = None) -> subprocess.Popen[bytes]:
     env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - the child owns it
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def serve_on_a_free_port(
+    command: Callable[[int], list[str]], uri: Callable[[int], str], log: Path, tries: int = 3,
+) -> tuple[subprocess.Popen[bytes], Pyro4.Proxy]:
+    """Start a server on a free port and connect to it; if another process took the port
+    meanwhile (its bind fails, or a stranger answers there), start it again on another."""
+    for _ in range(tries):
+        port = free_port()
+        proc = start(command(port), log)
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            p = Pyro4.Proxy(uri(port))
+            try:
+                p._pyroBind()
+                return proc, p
+            except Pyro4.errors.CommunicationError:
+                p._pyroRelease()
+                time.sleep(0.1)
+        proc.terminate()
+        proc.wait(10)
+    tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+    raise SystemExit(f"could not start {command(0)[:4]} after {tries} tries:\n{tail}")
 
 
 def measure(series: dict[str, Callable[[int], Any]], n: int) -> dict[str, list[float]]:
@@ -129,21 +139,23 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="pyrostage-bench-"))
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        raw_port = free_port()
-        procs.append(start([sys.executable, str(ROOT / "bench" / "raw_server.py"),
-                            str(raw_port), str(tmp / "raw.sqlite3")]))
-        raw = wait_up(f"PYRO:raw@127.0.0.1:{raw_port}")
-        nodes = {}
+        proc, raw = serve_on_a_free_port(
+            lambda port: [sys.executable, str(ROOT / "bench" / "raw_server.py"), str(port),
+                          str(tmp / "raw.sqlite3")],
+            lambda port: f"PYRO:raw@127.0.0.1:{port}", tmp / "raw.log")
+        procs.append(proc)
+        proxies = {}
         for dispatch in ("lock", "inbox"):
-            port = free_port()
-            procs.append(start([
-                sys.executable, "-m", "engine", "serve", "--name", f"bench-{dispatch}",
-                "--host", "127.0.0.1", "--port", str(port), "--ns-host", "127.0.0.1",
-                "--ns-port", str(free_port()), "--headless", "--gpio", "none",
-                "--size", "320x180", "--state-dir", str(tmp / dispatch), "--dispatch", dispatch,
-            ]))
-            nodes[dispatch] = f"PYRO:pyrostage.bench-{dispatch}@127.0.0.1:{port}"
-        proxies = {d: wait_up(uri) for d, uri in nodes.items()}
+            proc, proxies[dispatch] = serve_on_a_free_port(
+                lambda port, d=dispatch: [
+                    sys.executable, "-m", "engine", "serve", "--name", f"bench-{d}",
+                    "--host", "127.0.0.1", "--port", str(port), "--ns-host", "127.0.0.1",
+                    "--ns-port", "9", "--headless", "--gpio", "none", "--size", "320x180",
+                    "--state-dir", str(tmp / d), "--dispatch", d,
+                ],
+                lambda port, d=dispatch: f"PYRO:pyrostage.bench-{d}@127.0.0.1:{port}",
+                tmp / f"{dispatch}.log")
+            procs.append(proc)
 
         def colour(i: int) -> list[int]:
             return [i % 256, (i * 7) % 256, 99]
@@ -181,11 +193,11 @@ def main() -> int:
         rate = concurrent_rate(lambda: Pyro4.Proxy(raw._pyroUri),
                                lambda p, i: p.commit(colour(i)), threads, per)
         print(f"  {'raw commit(rgb)':32} {rate:8.0f} calls/s")
-        for d, uri in nodes.items():
-            before = proxies[d].status()["store"]
-            rate = concurrent_rate(lambda uri=uri: Pyro4.Proxy(uri),
+        for d, proxy in proxies.items():
+            before = proxy.status()["store"]
+            rate = concurrent_rate(lambda uri=proxy._pyroUri: Pyro4.Proxy(uri),
                                    lambda p, i: p.call("set_color", colour(i)), threads, per)
-            after = proxies[d].status()["store"]
+            after = proxy.status()["store"]
             writes = after["writes"] - before["writes"]
             commits = after["commits"] - before["commits"]
             print(f"  {'set_color [' + d + ']':32} {rate:8.0f} calls/s, "
@@ -200,6 +212,7 @@ def main() -> int:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 
