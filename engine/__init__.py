@@ -2,15 +2,16 @@
 
     from engine import hookimpl, Mode, command, Color
 
-plus the drawing helpers (``font``, ``fit_text``, ``centred``, ``contrast``, ``color_name``)
-and PNG helpers (``decode_png``, ``scaled_rgb``, ``surface_of``, ``check_png`` ...) the
-built-in modes use: the names of ``engine.api``, loaded on first use, so a controller that
-imports ``engine.control`` never loads pygame, Pillow or pluggy. Everything else in the
-package is the host's business.
+plus the drawing helpers (``font``, ``fit_text`` and its ``Fitted``, ``centred``,
+``contrast``, ``color_name``) and PNG helpers (``decode_png``, ``scaled_rgb``, ``surface_of``,
+``check_png`` ...) the built-in modes use: the names of ``engine.api``, loaded on first use,
+so a controller that imports ``engine.control`` never loads pygame, Pillow or pluggy.
+Everything else in the package is the host's business.
 """
 
 from __future__ import annotations
 
+import importlib as _importlib
 import os as _os
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
         Behaviour,
         Color,
         Convert,
+        Fitted,
         Length,
         Mode,
         Printable,
@@ -50,8 +52,7 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str) -> Any:
     """``engine.Mode`` and friends: the plugin API, imported when first asked for."""
-    from engine import api
-
+    api = _importlib.import_module("engine.api")  # `from engine import api` would recurse here
     if name not in api.__all__:
         raise AttributeError(f"module 'engine' has no attribute {name!r}")
     value = getattr(api, name)
@@ -60,8 +61,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    from engine import api
-
+    api = _importlib.import_module("engine.api")
     return sorted([*globals(), *api.__all__])
 
 
@@ -70,6 +70,7 @@ __all__ = [
     "Behaviour",
     "Color",
     "Convert",
+    "Fitted",
     "Length",
     "Mode",
     "Printable",

@@ -10,8 +10,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -26,51 +24,28 @@ os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="pyrostage-test-config-"
 
 import pluggy
 import Pyro4
-import Pyro4.naming
 import pytest
 from PIL import Image
 
 from engine.base import config as config_module
 from engine.base import pyroconf
 from engine.base.pyroconf import harden
-from engine.core.plugins import get_plugin_manager
+from engine.core.plugins import BLOCK_ENV, get_plugin_manager
 from engine.remote.node import Node
+from engine.testing import NameServer, RunningNode, third_party_plugins
+from engine.testing import free_port as free_port  # tests import these from here
+from engine.testing import wait_for as wait_for
 
 harden()
 
+# The suite sees the built-in plugins only, whatever else is installed here (llm and datasette
+# keep their suites from loading installed plugins too); subprocess nodes inherit the list.
+# Tests that want a third-party plugin install it themselves (test_broken_plugins.py).
+_blocked = {*third_party_plugins(), *filter(None, os.environ.get(BLOCK_ENV, "").split(","))}
+if _blocked:
+    os.environ[BLOCK_ENV] = ",".join(sorted(_blocked))
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class NameServer:
-    """A real Pyro4 name server in this process, on a free port of 127.0.0.1."""
-
-    def __init__(self, port: int | None = None, hmac_key: bytes | None = None,
-                 host: str = "127.0.0.1"):
-        self.host = host
-        self.port = port or free_port()
-        self.hmac_key = hmac_key
-        self.start()
-
-    def start(self) -> None:
-        _uri, self.daemon, _bc = Pyro4.naming.startNS(
-            host=self.host, port=self.port, enableBroadcast=False, hmac=self.hmac_key
-        )
-        self.thread = threading.Thread(target=self.daemon.requestLoop, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.daemon.shutdown()
-        self.thread.join(timeout=5)
-
-    def proxy(self) -> Pyro4.Proxy:
-        ns = Pyro4.locateNS(self.host, self.port, hmac_key=self.hmac_key)
-        return ns
 
 
 @pytest.fixture
@@ -90,35 +65,6 @@ def node_config(tmp_path: Path, ns: NameServer | None, name: str = "red", **over
         defaults.update(ns_host=ns.host, ns_port=ns.port)
     defaults.update(overrides)
     return config_module.load(None, **defaults)
-
-
-class RunningNode:
-    """An in-process node whose main loop runs on a thread of its own (the only one that
-    touches pygame in this process). One at a time per process: tests that need several nodes
-    at once start them as subprocesses (``spawn_node``)."""
-
-    def __init__(self, node: Node):
-        self.node = node
-        self.thread = threading.Thread(target=node.serve, name="node-main", daemon=True)
-        self.thread.start()
-        if not node.ready.wait(15):
-            raise RuntimeError("node did not come up")
-
-    @property
-    def uri(self) -> str:
-        return str(self.node.uri)
-
-    def proxy(self) -> Pyro4.Proxy:
-        p = Pyro4.Proxy(self.uri)
-        key = self.node.config.key()
-        if key:
-            p._pyroHmacKey = key
-        return p
-
-    def stop(self) -> None:
-        self.node.stop()
-        self.thread.join(timeout=10)
-        assert not self.thread.is_alive(), "node did not stop"
 
 
 @pytest.fixture
@@ -202,21 +148,6 @@ def spawn_node(
                 proc.kill()
                 proc.wait()
         log.close()
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:
-    """Poll until ``predicate()`` is truthy (a hang guard, not a timing assertion)."""
-    deadline = time.monotonic() + timeout
-    last_exc: BaseException | None = None
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except Exception as exc:
-            last_exc = exc
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s (last error: {last_exc!r})")
 
 
 def closed_by_peer(s: socket.socket, timeout: float = 15.0) -> bool:

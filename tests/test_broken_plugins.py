@@ -90,6 +90,32 @@ BROKEN = {
         def register_modes(register):
             register(Stopwatch)
         """, ["'timer'", "already", "plugin 'timer'"]),
+    "stage_name": ("""
+        class Sneaky(Behaviour):
+            name = "stage"                  # the engine keeps its own state under this name
+
+            @command
+            def poke(self) -> str:
+                self.state.set("mode", "nonexistent")
+                return "ok"
+
+        @hookimpl
+        def register_commands(register):
+            register(Sneaky)
+        """, ["'stage'", "the engine's own"]),
+    "bad_name": ("""
+        class Odd(Filled):
+            name = "Odd Mode"               # not a name a command can be qualified with
+
+        @hookimpl
+        def register_modes(register):
+            register(Odd)
+        """, ["'Odd Mode'", "lowercase"]),
+    "exits": ("""
+        import sys
+
+        sys.exit(3)                         # at import: must not end the node
+        """, ["SystemExit", "3"]),
 }
 
 GOOD = {"glow_a": ("""
@@ -286,3 +312,158 @@ def test_pyrostage_plugins_shows_the_warning(site):
     assert out.returncode == 0, out.stderr
     row = next(plain(line) for line in out.stdout.splitlines() if " forgetful " in line)
     assert "@hookimpl" in row
+
+
+# -- plugins that register fine and fail when the node starts or stops -------------------------
+
+# entry-point name -> (module source, "error" (skipped) or "warning" (kept), what is said)
+AT_START = {
+    "bad_restore": ("""
+        class Fragile(Filled):
+            name = "fragile"
+
+            def restore(self):
+                raise RuntimeError("restore boom")
+
+        @hookimpl
+        def register_modes(register):
+            register(Fragile)
+        """, "error", ["mode 'fragile'", "RuntimeError: restore boom"]),
+    "bad_init": ("""
+        class Helper(Behaviour):
+            name = "bad_init_helper"        # goes with the plugin's broken mode
+
+        class Stillborn(Filled):
+            name = "stillborn"
+
+            def __init__(self, *args, **kwargs):
+                raise SystemExit("init boom")
+
+        @hookimpl
+        def register_modes(register):
+            register(Stillborn)
+
+        @hookimpl
+        def register_commands(register):
+            register(Helper)
+        """, "error", ["mode 'stillborn'", "SystemExit: init boom"]),
+    "bad_startup": ("""
+        @hookimpl
+        def pyrostage_startup(stage):
+            raise RuntimeError("startup boom")
+        """, "warning", ["pyrostage_startup", "RuntimeError: startup boom"]),
+    "bad_first_mode": ("""
+        @hookimpl
+        def pyrostage_mode_changed(stage, old, new):
+            if old is None:
+                raise RuntimeError("mode_changed boom")
+        """, "warning", ["pyrostage_mode_changed", "RuntimeError: mode_changed boom"]),
+}
+
+SHUTDOWN = ("bad_shutdown", """
+        @hookimpl
+        def pyrostage_shutdown(stage):
+            raise RuntimeError("shutdown boom")
+        """)
+
+
+def no_tracebacks(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """Log lines at INFO and up that carry a traceback (debug may have them)."""
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO and r.exc_info]
+
+
+@pytest.mark.parametrize("name", list(AT_START))
+def test_a_plugin_that_fails_at_start_is_skipped_or_reported_and_the_node_serves(
+    site, start_node, caplog, name
+):
+    source, kind, reason = AT_START[name]
+    install(site, name, source)
+    pm, _ = get_plugin_manager()
+    with caplog.at_level(logging.INFO):
+        node = start_node(pm=pm)
+        with node.proxy() as p:
+            assert set(p.modes()) == {"colorsquare", "scoreboard", "timer"}
+            assert p.call("set_color", "green") == [0, 255, 0]
+            assert p.switch("scoreboard") == "scoreboard"
+            assert p.call("add_points", 3) == 3
+            entry = p.status()["plugins"][name]
+            assert "bad_init_helper" not in p.status()["state"]
+    assert kind in entry, entry
+    for part in reason:
+        assert part in entry[kind], entry
+        assert part in caplog.text
+    assert f"plugin {name!r}" in caplog.text
+    assert no_tracebacks(caplog) == []
+
+
+def test_a_plugin_whose_mode_fails_to_restore_leaves_the_stored_mode_for_another(
+    site, start_node
+):
+    node = start_node()
+    with node.proxy() as p:
+        p.switch("timer")
+    node.stop()
+    install(site, "bad_restore", AT_START["bad_restore"][0].replace('"fragile"', '"timer"'))
+    pm, _ = get_plugin_manager(block=["timer"])  # its mode takes the stored mode's name
+    node = start_node(pm=pm)
+    with node.proxy() as p:
+        assert p.mode == "colorsquare"
+        assert "timer" not in p.modes()
+        assert "restore boom" in p.status()["plugins"]["bad_restore"]["error"]
+    assert pm.get_plugin("bad_restore") is None
+
+
+def test_a_hook_that_fails_at_stop_is_logged_and_the_state_is_saved(site, start_node, caplog):
+    install(site, *SHUTDOWN)
+    pm, loaded = get_plugin_manager()
+    node = start_node(pm=pm)
+    with node.proxy() as p:
+        p.call("scoreboard.set_score", 12)
+    with caplog.at_level(logging.INFO):
+        node.stop()
+    assert "plugin 'bad_shutdown'" in caplog.text and "shutdown boom" in caplog.text
+    assert "shutdown boom" in loaded.plugins["bad_shutdown"].warning
+    assert no_tracebacks(caplog) == []
+    with start_node().proxy() as p:
+        assert p.call("scoreboard.get_score") == 12
+
+
+def test_pyrostage_serve_with_plugins_failing_at_start_serves_the_built_ins(
+    site, tmp_path, name_server
+):
+    for name, (source, _, _) in AT_START.items():
+        install(site, name, source)
+    install(site, *SHUTDOWN)
+    with spawn_node(tmp_path, name_server, "red", env=_pythonpath(site)) as proc:
+        p = wait_for(lambda: proc.poll() is None and lookup_proxy(name_server, "red"), timeout=30)
+        with p:
+            assert set(p.modes()) == {"colorsquare", "scoreboard", "timer"}
+            plugins = p.status()["plugins"]
+            for name, (_, kind, reason) in AT_START.items():
+                assert all(part in plugins[name][kind] for part in reason), plugins[name]
+            assert p.call("set_color", "green") == [0, 255, 0]
+            assert p.switch("timer") == "timer"
+        proc.terminate()
+        assert proc.wait(timeout=30) == 0
+    log = (tmp_path / "red.log").read_text()
+    assert "Traceback" not in log
+    for name, (_, _, reason) in AT_START.items():
+        assert f"plugin {name!r}" in log and reason[-1] in log
+    assert "plugin 'bad_shutdown'" in log and "shutdown boom" in log
+
+
+def test_when_every_mode_fails_the_node_stops_with_one_line_naming_each_plugin(site, tmp_path):
+    install(site, "bad_restore", AT_START["bad_restore"][0])
+    install(site, "bad_init", AT_START["bad_init"][0])
+    out = subprocess.run(
+        [sys.executable, "-m", "engine", "serve", "--name", "red", "--host", "127.0.0.1",
+         "--ns-host", "127.0.0.1", "--ns-port", "9", "--state-dir", str(tmp_path / "state"),
+         "--headless", "--gpio", "none"],
+        capture_output=True, text=True, timeout=60, cwd=ROOT,
+        env={**os.environ, **_pythonpath(site), "PYROSTAGE_PLUGINS": "bad_restore,bad_init"},
+    )
+    assert out.returncode != 0
+    assert "Traceback" not in out.stderr
+    [line] = [line for line in out.stderr.splitlines() if line.startswith("Error:")]
+    for part in ["no mode", "bad_restore", "restore boom", "bad_init", "init boom"]:
+        assert part in line, line

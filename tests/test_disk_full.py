@@ -12,13 +12,14 @@ import json
 import os
 import sqlite3
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import suppress
 from pathlib import Path
 
 import pytest
-from conftest import NameServer, lookup_proxy, wait_for
+from conftest import ROOT, NameServer, lookup_proxy, wait_for
 from nodeproc import GUARD, kill9, node_process
 
 from engine.core.store import StateNotSaved, StateView, Store
@@ -51,6 +52,11 @@ class TinyDisk:
 
     def free(self) -> None:
         self.filler.unlink(missing_ok=True)
+
+    def leave(self, room: int) -> None:
+        """Fill it up, then give back ``room`` bytes: a nearly full disk."""
+        self.fill()
+        os.truncate(self.filler, max(0, self.filler.stat().st_size - room))
 
     def remount(self, mode: str) -> None:
         subprocess.run(["mount", "-o", f"remount,{mode}", str(self.path)], check=True,
@@ -229,17 +235,79 @@ def test_concurrent_writers_see_exactly_what_is_durable(disk: TinyDisk, start_no
     assert scores_journaled(node.node.config.state_file) == list(range(1, len(acked) + 1))
 
 
+def log_size(path: Path) -> int:
+    wal = path / "red.sqlite3-wal"
+    return wal.stat().st_size if wal.exists() else 0
+
+
+def test_a_small_disk_takes_change_after_change_the_log_stays_small(disk: TinyDisk, start_node):
+    """The write-ahead log is copied into the database often enough that it never fills a
+    small disk by itself (SQLite's default lets it grow to about 4 MB)."""
+    node = start_node()
+    changes = 400  # each writes a few pages to the log: far more than 2 MB without copying
+    largest = 0
+    with node.proxy() as p:
+        for score in range(1, changes + 1):
+            assert p.call("scoreboard.add_points", 1) == score
+            largest = max(largest, log_size(disk.path))
+        assert p.status()["store"]["ok"] is True
+    assert 0 < largest < 1_000_000  # at most half of the disk, whatever the number of changes
+    node.stop()
+    with start_node().proxy() as p:
+        assert p.call("scoreboard.get_score") == changes
+
+
+def test_a_nearly_full_disk_keeps_taking_changes_and_recovers_when_full(
+    disk: TinyDisk, start_node
+):
+    """With little room left the log is emptied into the database whenever it needs the
+    room; a disk filled to the last byte refuses changes until space is freed."""
+    node = start_node()
+    with node.proxy() as p:
+        p.call("scoreboard.set_team", "Owls")
+        disk.leave(64 * 1024)
+        for score in range(1, 301):
+            assert p.call("scoreboard.add_points", 1) == score
+        with pytest.raises(OSError) as info:  # each change that got through takes more room
+            for _ in range(300):
+                disk.fill()
+                score = p.call("scoreboard.add_points", 1)
+        assert refused(info.value, errno.ENOSPC), str(info.value)
+        assert p.call("scoreboard.get_score") == score
+        disk.free()
+        assert p.call("scoreboard.add_points", 10) == score + 10
+        assert p.status()["store"]["ok"] is True
+        assert log_size(disk.path) < 1_000_000
+    node.stop()
+    with start_node().proxy() as p:
+        assert p.call("scoreboard.get_score") == score + 10
+        assert p.call("scoreboard.get_team") == "Owls"
+
+
 # -- a read-only state directory -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("existing", [True, False], ids=["with state", "empty"])
-def test_a_read_only_state_dir_serves_reads_and_recovers(disk: TinyDisk, start_node, existing):
-    if existing:
+@pytest.mark.parametrize("existing", ["stopped", "killed", ""],
+                         ids=["with state", "after kill -9", "empty"])
+def test_a_read_only_state_dir_serves_reads_and_recovers(
+    disk: TinyDisk, start_node, tmp_path: Path, name_server: NameServer, existing: str
+):
+    """After a kill -9 the -wal and -shm files stay: the read-only start maps the -shm
+    read-only, and the node must still write again once the disk is writable."""
+    if existing == "stopped":
         node = start_node()
         with node.proxy() as p:
             p.call("set_color", "orange")
             p.call("scoreboard.set_score", 41)
         node.stop()
+    elif existing == "killed":
+        with node_process(tmp_path, name_server) as proc:
+            with lookup_proxy(name_server, "red") as p:
+                p.call("set_color", "orange")
+                p.call("scoreboard.set_score", 41)
+            kill9(proc)
+        assert (disk.path / "red.sqlite3-wal").exists()
+        assert (disk.path / "red.sqlite3-shm").exists()
     colour = [255, 165, 0] if existing else [0, 0, 0]
     disk.remount("ro")
     node = start_node()  # neither a crash nor a "corrupt" file moved aside
@@ -265,3 +333,30 @@ def test_a_read_only_state_dir_serves_reads_and_recovers(disk: TinyDisk, start_n
     with start_node().proxy() as p:
         assert p.call("scoreboard.get_score") == (42 if existing else 1)
         assert p.call("get_color") == colour
+
+
+def test_a_store_left_by_a_crash_reads_while_read_only_and_writes_once_it_can(disk: TinyDisk):
+    """Store level: a try to write that fails (still read-only) leaves reads working."""
+    path = disk.path / "red.sqlite3"
+    crash = (f"import os; from engine.core.store import Store; s = Store({str(path)!r}); "
+             "s.put('scoreboard', 'score', 7); s.journal('scoreboard', 'score', {'score': 7}, "
+             "'controller'); s.flush(); os._exit(0)")
+    subprocess.run([sys.executable, "-c", crash], check=True, cwd=ROOT, timeout=GUARD)
+    assert Path(f"{path}-shm").exists()
+    disk.remount("ro")
+    store = Store(path)
+    assert store.problem == "read-only"
+    assert store.probe(force=True) is False
+    assert store.load("scoreboard") == {"score": 7}
+    assert [e["score"] for e in store.entries("scoreboard", "score", 5)] == [7]
+    disk.remount("rw")
+    assert store.probe(force=True) is True
+    assert store.stale  # memory must be read again through the new connection
+    store.reloaded(store.generation)
+    with store.atomic():
+        store.put("scoreboard", "score", 8)
+    store.flush(store.last_ticket())
+    store.close()
+    again = Store(path)
+    assert again.load("scoreboard") == {"score": 8}
+    again.close()

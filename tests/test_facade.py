@@ -46,7 +46,8 @@ def test_contract_members(proxy, node):
     assert status["uptime"] >= 0
     commands = proxy.commands()
     assert commands["set_color"]["params"][0] == {"name": "color", "type": "color",
-                                                  "required": True}
+                                                  "required": True,
+                                                  "limits": {"max_length": 64}}
     assert commands["get_color"]["idempotent"] is True
     assert proxy.call("get_color") == [0, 0, 0]
     assert proxy.press() is True  # the main button steps colorsquare to its first colour

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+import enum
+from typing import Annotated, Any, Literal, Optional
 
 import pytest
 from conftest import pixel
@@ -201,13 +202,18 @@ def test_a_check_that_fails_oddly_still_gives_a_value_or_type_error(gauges, capl
         (Annotated[list[str], Printable()], "checks str only"),
         (Annotated[str, "just a note"], "'just a note' is not a check"),
         (object, "object is not a type"),
+        (None, "has no type annotation: declare its type, Any to accept anything"),
+        (Literal[2.5], "Literal values may be str, int or bool, not 2.5"),
+        (Literal["a", None], "write Literal[...] | None for an optional choice"),
+        (list[Literal[b"x"]], "Literal values may be str, int or bool"),
+        (Annotated[Literal["a", 1], Length(1, 3)], "checks str, bytes, lists and tuples only"),
     ],
 )
 def test_unsupported_declared_types_fail_at_decoration(annotation, words):
     def things(self, stuff):
         return stuff
 
-    things.__annotations__ = {"stuff": annotation}
+    things.__annotations__ = {} if annotation is None else {"stuff": annotation}
     with pytest.raises(TypeError) as info:
         command(things)
     message = str(info.value)
@@ -222,6 +228,9 @@ SUPPORTED_TYPES = [
     Annotated[int, Range(0, 5)], Annotated[str, Length(1, 3), Printable()],
     Annotated[str | None, Length(1, 3)], Annotated[tuple[int, ...], Length(0, 4)],
     Annotated[str, Convert(int, "int"), Range(0, 5)],
+    Literal["main", "second"], Literal[1, 2, True], Literal["a"] | None,
+    Annotated[Literal["a", "bb"], Length(1, 2)], Annotated[Literal[1, 5], Range(0, 3)],
+    enum.Enum("Button", ["main", "second"]), list[enum.IntEnum("Level", ["LOW", "HIGH"])],
 ]
 
 
@@ -317,3 +326,75 @@ def test_type_names_describe_tuples():
     assert type_name(tuple[()]) == "tuple[()]"
     assert type_name(list[int]) == "list[int]"
     assert type_name(tuple[int, int] | None) == "tuple[int, int]|None"
+
+
+# -- choices: Literal and Enum --------------------------------------------------------------
+
+
+class Team(enum.Enum):
+    HOME = "home"
+    AWAY = "away"
+    GUESTS = "away"  # an alias: named, never shown
+
+
+class Level(enum.IntEnum):
+    LOW = 1
+    HIGH = 2
+
+
+def test_a_literal_accepts_its_values_and_their_text_only():
+    assert bind(Literal["main", "second"], "main") == "main"
+    assert bind(Literal[1, 2], 2) == 2
+    assert bind(Literal[1, 2], "2") == 2  # the text a CLI sends
+    assert bind(Literal[True, "auto"], "true") is True
+    with pytest.raises(ValueError, match=r"m.spot: where must be one of 1, 2, got '3'"):
+        bind(Literal[1, 2], "3")
+    with pytest.raises(TypeError, match=r"where must be one of 1, 2, got float 1\.0"):
+        bind(Literal[1, 2], 1.0)
+    with pytest.raises(TypeError, match="got bool True"):
+        bind(Literal[1, 2], True)  # True == 1, but it is not the choice 1
+    assert bind(Literal["a"] | None, None) is None
+    assert bind(Literal["auto"] | Annotated[str, Length(1, 3)], "abc") == "abc"
+    assert bind(Literal["auto"] | int, "auto") == "auto"
+    assert bind(Annotated[str, Length(1, 3)] | Literal["auto"], "auto") == "auto"
+    with pytest.raises(ValueError, match="where must be one of 'auto', got 'automatic'"):
+        bind(Literal["auto"] | int, "automatic")
+    assert bind(Annotated[Literal[1, 5], Range(0, 3)], 1) == 1
+    with pytest.raises(ValueError, match="between 0 and 3"):
+        bind(Annotated[Literal[1, 5], Range(0, 3)], 5)
+
+
+def test_an_enum_is_named_by_name_or_value_and_the_command_gets_the_member():
+    assert bind(Team, "HOME") is Team.HOME
+    assert bind(Team, "away") is Team.AWAY
+    assert bind(Team, "GUESTS") is Team.AWAY  # an alias names its member
+    assert bind(Team, Team.AWAY) is Team.AWAY
+    assert bind(Level, 2) is Level.HIGH
+    assert bind(Level, "2") is Level.HIGH
+    assert bind(Level, Level.LOW) is Level.LOW
+    with pytest.raises(ValueError, match="where must be one of 'HOME', 'AWAY', got 'home '"):
+        bind(Team, "home ")
+    with pytest.raises(TypeError, match="where must be one of 'LOW', 'HIGH', got bool True"):
+        bind(Level, True)
+    with pytest.raises(TypeError, match="got Team"):
+        bind(Level, Team.HOME)
+
+
+def test_long_choice_lists_are_cut_in_messages_not_in_commands():
+    many = enum.Enum("Many", [f"c{i}" for i in range(50)])
+    with pytest.raises(ValueError, match=r"one of 'c0', .*'c19' \(and 30 more\), got 'x'"):
+        bind(many, "x")
+
+    def pick(self, c: Any) -> None:
+        pass
+
+    pick.__annotations__ = {"c": many}
+    described = command(pick).__pyrostage_command__.describe()["params"][0]
+    assert described["type"] == "choice" and len(described["limits"]["choices"]) == 50
+
+
+def test_type_names_of_choices():
+    assert type_name(Literal["a", "b"]) == "choice"
+    assert type_name(Team) == "choice"
+    assert type_name(Literal[1, 2] | None) == "choice|None"
+    assert type_name(list[Level]) == "list[choice]"

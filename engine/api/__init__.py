@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from engine.api.colors import RGB, Color, color_name, parse_color
 from engine.api.constraints import Convert, Length, Printable, Range
-from engine.api.drawing import centred, contrast, fit_text, font
+from engine.api.drawing import Fitted, centred, contrast, fit_text, font
 from engine.api.hookspecs import hookimpl, hookspec
 from engine.api.images import check_png, decode_png, load_png, png_size, scaled_rgb, surface_of
 from engine.api.modes import Behaviour, Mode, command
@@ -19,6 +19,7 @@ __all__ = [
     "Behaviour",
     "Color",
     "Convert",
+    "Fitted",
     "Length",
     "Mode",
     "Printable",

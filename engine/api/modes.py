@@ -6,8 +6,9 @@ Commands are plain methods marked ``@command``; their type hints are their valid
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
 from engine.api.signature import Signature
@@ -97,16 +98,21 @@ class Behaviour:
 
     @classmethod
     def command_specs(cls) -> dict[str, CommandSpec]:
-        """Every declared command by name; ``TypeError`` if a parameter's type cannot be
-        resolved or checked (the registry calls this when a plugin registers the class)."""
+        """Every declared command by name, each with the method that runs for this class.
+
+        A subclass may override a command without ``@command``: it inherits the declaration
+        (checks, doc, options) and its own method is what runs. ``TypeError`` if a parameter's
+        type cannot be resolved or checked, or an override does not take exactly the declared
+        parameters (the registry calls this when a plugin registers the class).
+        """
         specs: dict[str, CommandSpec] = {}
         for klass in reversed(cls.__mro__):
             for attr in vars(klass).values():
                 spec = getattr(attr, "__pyrostage_command__", None)
-                if spec is not None:
+                if isinstance(spec, CommandSpec):
                     spec.signature.resolve()
                     specs[spec.name] = spec
-        return specs
+        return {name: _running(cls, spec) for name, spec in specs.items()}
 
     def restore(self) -> None:
         """Set in-memory fields from ``self.state``: at start, and again whenever the engine
@@ -114,39 +120,109 @@ class Behaviour:
         effects: no hooks, no ``stage.call``, no I/O besides reading state."""
 
     def summary(self) -> dict[str, Any]:
-        """A small dict of the current state for ``status()``."""
+        """A small dict of the current state, shown under ``status()["state"][name]`` to every
+        controller (``pyrostage ctl NODE status``, the web page). Keep it cheap and plain data
+        (str, int, float, bool, None, lists and dicts): it is called on a Pyro worker thread,
+        outside any change, so read fields only. An exception here shows as ``{"error": ...}``
+        for this behaviour and the rest of the status is unaffected. Default: ``{}``."""
         return {}
+
+
+def _running(cls: type[Behaviour], spec: CommandSpec) -> CommandSpec:
+    """``spec`` with the method ``cls`` runs for it: an override without ``@command`` keeps
+    the declaration but must take the same parameters (names, types, defaults)."""
+    method = inspect.getattr_static(cls, spec.name, None)
+    if method is spec.func:
+        return spec
+    declared = f"{spec.func.__qualname__}{spec.signature}"
+    hint = ("override it with the same parameters, or declare it again with @command "
+            "to change them")
+    if not inspect.isfunction(method) or isinstance(
+        getattr(method, "__pyrostage_command__", None), CommandSpec
+    ):
+        what = "None" if method is None else f"a {type(method).__name__}"
+        raise TypeError(
+            f"{cls.__qualname__}.{spec.name} replaces command {declared} with {what}, "
+            f"not a method; {hint}"
+        )
+    try:
+        signature = Signature(method)
+        params = signature.resolve()
+    except TypeError as exc:
+        raise TypeError(f"{exc} (it overrides command {declared}; {hint})") from None
+    if [(p.name, p.annotation, p.default) for p in params] != [
+        (p.name, p.annotation, p.default) for p in spec.signature.params
+    ]:
+        raise TypeError(
+            f"{method.__qualname__}{signature} overrides command {declared} with other "
+            f"parameters; {hint}"
+        )
+    doc = (method.__doc__ or "").strip().splitlines()
+    return replace(spec, func=method, signature=signature, doc=doc[0] if doc else spec.doc)
 
 
 class Mode(Behaviour):
     """A behaviour that owns the screen while it is active.
 
     ``draw`` runs on the main thread only; ``animating`` asks for frames (a running timer, a
-    score counting up) and the loop sleeps whenever no mode asks and nothing changed.
+    score counting up) and the loop sleeps whenever no mode asks and nothing changed. The
+    engine redraws the active mode after every change made through it (a command, a button,
+    a tick), so most modes never call ``redraw``.
     """
 
     def draw(self, surface: pygame.Surface) -> None:
-        """Paint the whole screen for the current state."""
+        """Paint the whole screen for the current state (main thread only, under the engine
+        lock: no change runs meanwhile). Called when something changed, every frame while
+        ``animating()``; an exception shows as a banner over the last frame and is logged."""
         raise NotImplementedError
 
     def animating(self) -> bool:
-        """True while the mode wants a new frame every tick."""
+        """True while the mode wants a new frame (and a ``tick``) at the display's frame
+        rate; False lets the loop sleep until something changes. Default: False."""
         return False
+
+    def tick(self, now: float) -> None:
+        """Advance time-driven state, as a change on the serialized path (all or nothing,
+        ``self.state.set`` is committed, ``stage.source`` is ``"tick"``): a countdown that
+        reaches zero and rings.
+
+        Called on the main loop, with ``now = stage.clock()``: once per frame, before ``draw``,
+        while this mode is active and ``animating()`` is True; and, for a mode that is not
+        shown, when the time its ``deadline()`` returned has come (then again on every pass of
+        the loop until ``deadline()`` moves on or returns None, so clear it in ``tick``). The
+        shown mode ticks only while animating, whatever its deadline. Not called while the
+        state cannot be saved. An exception undoes the tick's changes and is logged. Default:
+        nothing.
+        """
 
     def deadline(self) -> float | None:
         """A ``stage.clock()`` time at which this mode needs ``tick`` even while not shown
-        (a countdown in the background that must ring at zero); None = no need."""
+        (a countdown in the background that must ring at zero); None = no need. Asked on every
+        pass of the main loop: keep it cheap. Default: None."""
         return None
 
     def on_button(self, button: str, at: float) -> None:
-        """A debounced button press while this mode is active; ``at`` is its monotonic time."""
+        """A debounced press of ``button`` (``"main"`` is the big one) while this mode is
+        active; ``at`` is the ``stage.clock()`` time the edge was seen, so a timer stops at the
+        press, not when the press is handled.
+
+        Runs as a change on the serialized path, like a command (``stage.source`` is
+        ``"button"``); the ``pyrostage_button_pressed`` hook follows in the same change. It
+        returns nothing: every press reaches the hook whatever the mode did; an exception
+        undoes the press's changes (the hook's too) and is logged. Default: nothing.
+        """
 
     def on_enter(self) -> None:
-        """This mode became the active one."""
+        """This mode became the active one (inside the switch's change; also once at start for
+        the mode shown first). Default: nothing."""
 
     def on_exit(self) -> None:
-        """This mode stops being the active one."""
+        """This mode stops being the active one (inside the switch's change). Default:
+        nothing."""
 
     def redraw(self) -> None:
-        """Ask the main loop to draw this mode again (no effect while inactive)."""
+        """Ask the main loop to draw this mode again soon: for a picture that changed outside
+        a change (an image decoded in the background). After a command, a button or a tick
+        the engine redraws by itself. Safe from any thread; no effect while another mode is
+        shown (it is drawn in full when it becomes active)."""
         self.stage.request_redraw(self.name)

@@ -8,11 +8,21 @@ from __future__ import annotations
 
 import inspect
 import logging
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, get_type_hints
+from enum import Enum
+from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
 
-from engine.api.validation import SUPPORTED, check_type, coerce, type_name
+from engine.api.constraints import Choices, Convert, Length, Printable, Range
+from engine.api.validation import (
+    DEFAULT_LENGTH,
+    SUPPORTED,
+    _tuple_items,
+    check_type,
+    coerce,
+    type_name,
+)
 from engine.base.text import short
 
 log = logging.getLogger(__name__)
@@ -30,11 +40,57 @@ class Param:
         return self.default is inspect.Parameter.empty
 
     def describe(self) -> dict[str, Any]:
+        """What ``commands()`` shows: name, type, required, default and limits."""
         info: dict[str, Any] = {"name": self.name, "type": type_name(self.annotation)}
         info["required"] = self.required
-        if not self.required:
-            info["default"] = self.default
+        if not self.required:  # an enum default by name, as its choices are listed
+            info["default"] = self.default.name if isinstance(self.default, Enum) else self.default
+        info["limits"] = limits(self.annotation)
         return info
+
+
+_BUILTIN_CHECKS = (Range, Length, Printable, Convert)
+
+
+def limits(tp: Any, bounded: bool = False) -> dict[str, Any]:
+    """A declared type's bounds as plain data, so a CLI, a shell's help or a web form can show
+    (and check) them before calling: ``min``/``max`` (Range), ``min_length``/``max_length``
+    (Length, or the default length of an undeclared ``str``, ``bytes`` or list), ``choices``
+    (Literal, Enum), ``printable``, ``items`` (the limits of a list's items, or of a tuple's
+    positions), whatever a plugin's own check returns from ``limits()``, and its
+    ``describe()`` text under ``rules``."""
+    origin = get_origin(tp)
+    if origin is Annotated:
+        base, *metas = get_args(tp)
+        out = limits(base, bounded or any(isinstance(m, Length) for m in metas))
+        for meta in metas:
+            shown = getattr(meta, "limits", None)
+            if shown is not None:
+                out.update(shown())
+            describe = getattr(meta, "describe", None)
+            if describe is not None and not isinstance(meta, _BUILTIN_CHECKS):
+                out.setdefault("rules", []).append(describe())
+        return out
+    if origin in (Union, types.UnionType):
+        out = {}
+        for option in get_args(tp):
+            for key, value in limits(option, bounded).items():
+                out.setdefault(key, value)
+        return out
+    choices = Choices.of(tp)
+    if choices is not None:
+        return choices.limits()
+    if origin in (list, tuple) or tp in (list, tuple):
+        items, variable = _tuple_items(tp) if origin is tuple or tp is tuple else (
+            [get_args(tp)[0] if get_args(tp) else Any], True)
+        out = {} if bounded or not variable else {"max_length": DEFAULT_LENGTH[list]}
+        each = [limits(item) for item in items]
+        if any(each):
+            out["items"] = each[0] if variable else each
+        return out
+    if tp in (str, bytes) and not bounded:
+        return {"max_length": DEFAULT_LENGTH[tp]}
+    return {}
 
 
 class Signature:
@@ -56,6 +112,12 @@ class Signature:
         for p in params:
             if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
                 raise TypeError(f"{func.__qualname__}: commands take named parameters only")
+            if p.annotation is p.empty:
+                raise TypeError(
+                    f"command {func.__qualname__}: parameter {p.name!r} has no type annotation: "
+                    "declare its type, Any to accept anything on purpose; supported types: "
+                    f"{SUPPORTED}"
+                )
         self._declared = params
         self._names = [p.name for p in params]
         self._sig = inspect.Signature(

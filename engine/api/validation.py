@@ -9,19 +9,29 @@ from __future__ import annotations
 
 import base64
 import binascii
+import enum
 import inspect
 import math
 import types
 from collections.abc import Callable
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from engine.api.constraints import Convert, Length, Printable, Range
+from engine.api.constraints import (
+    CHOICE_KINDS,
+    Choices,
+    Convert,
+    Length,
+    Printable,
+    Range,
+    check_shown,
+)
 from engine.base.text import short
 
 NoneType = type(None)
 SUPPORTED = (
-    "int, float, str, bool, bytes, None, Any (or no annotation), list[X], tuple[X, Y], "
-    "tuple[X, ...], X | Y (Optional[X]) and Annotated[X, Range/Length/Printable/Convert]"
+    "int, float, str, bool, bytes, None, Any, list[X], tuple[X, Y], tuple[X, ...], "
+    "X | Y (Optional[X]), Literal[...] of str/int/bool, an enum.Enum, and "
+    "Annotated[X, Range/Length/Printable/Convert or an object with check(name, value)]"
 )
 
 
@@ -36,9 +46,12 @@ def _tuple_items(tp: Any) -> tuple[list[Any], bool]:
 
 
 def type_name(tp: Any) -> str:
-    """A short, stable name for a declared type: what clients convert typed text by."""
+    """A short, stable name for a declared type: what clients convert typed text by
+    (``choice``: send the text of one of the ``choices`` the parameter's limits list)."""
     if tp is inspect.Parameter.empty or tp is Any:
         return "any"
+    if Choices.of(tp) is not None:
+        return "choice"
     origin = get_origin(tp)
     if origin is Annotated:
         base, *metas = get_args(tp)
@@ -66,12 +79,26 @@ def type_name(tp: Any) -> str:
 
 def check_type(tp: Any) -> None:
     """Raise ``TypeError`` saying which part of declared type ``tp`` cannot be checked."""
-    if tp is inspect.Parameter.empty or tp is Any or tp is NoneType or tp in (list, tuple):
+    if tp is inspect.Parameter.empty:
+        raise TypeError("no type annotation: declare its type (Any accepts anything)")
+    if tp is Any or tp is NoneType or tp in (list, tuple):
         return
     if isinstance(tp, type) and tp in _SCALARS:
         return
     origin = get_origin(tp)
     args = get_args(tp)
+    if origin is Literal:
+        wrong = [v for v in args if type(v) not in CHOICE_KINDS]
+        if wrong:
+            hint = "; write Literal[...] | None for an optional choice" if None in wrong else ""
+            raise TypeError(
+                f"{tp!r}: Literal values may be str, int or bool, not {short(wrong[0])}{hint}"
+            )
+        return
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        if not len(tp):
+            raise TypeError(f"enum {tp.__name__} has no members to choose from")
+        return
     if origin is Annotated:
         base, *metas = args
         check_type(base)
@@ -122,6 +149,8 @@ def _kinds(tp: Any) -> set[type] | None:
         return {list}
     if origin is tuple or tp is tuple:
         return {tuple}
+    if origin is Literal:
+        return {type(v) for v in get_args(tp)}
     return set() if tp is NoneType else {tp}
 
 
@@ -146,6 +175,7 @@ def _check_meta(meta: Any, kinds: set[type] | None, base: Any) -> set[type] | No
             f"Annotated metadata {short(meta)} is not a check: use Range, Length, Printable, "
             "Convert or an object with a check(name, value) method"
         )
+    check_shown(meta)
     return None  # a Convert (or a plugin's own check) may hand on any kind of value
 
 
@@ -194,6 +224,7 @@ def coerce(name: str, value: Any, tp: Any, bounded: bool = False) -> Any:
         options = get_args(tp)
         if value is None and NoneType in options:
             return None
+        refused: ValueError | None = None
         for option in options:
             if option is NoneType:
                 continue
@@ -202,6 +233,10 @@ def coerce(name: str, value: Any, tp: Any, bounded: bool = False) -> Any:
             except TypeError:
                 if isinstance(value, _outer(option)):
                     raise  # the right kind of value with a wrong part: say which part
+            except ValueError as exc:  # e.g. text that is no choice may still fit a later str
+                refused = refused or exc
+        if refused is not None:
+            raise refused
         raise TypeError(
             f"{name} must be {type_name(tp).replace('|', ' or ')}, "
             f"got {type(value).__name__} {short(value)}"
@@ -216,6 +251,9 @@ def coerce(name: str, value: Any, tp: Any, bounded: bool = False) -> Any:
         return [coerce(f"{name}[{i}]", item, inner) for i, item in enumerate(value)]
     if origin is tuple or tp is tuple:
         return _tuple(name, value, tp, bounded)
+    choices = Choices.of(tp)
+    if choices is not None:
+        return choices.check(name, value)
     if tp is NoneType:
         if value is not None:
             raise TypeError(f"{name} must be None, got {short(value)}")
@@ -261,6 +299,8 @@ def _outer(tp: Any) -> type | tuple[type, ...]:
         return (list, tuple)
     if origin in (Union, types.UnionType):
         return tuple(t for a in get_args(tp) for t in _as_tuple(_outer(a)))
+    if origin is Literal:
+        return tuple({type(v) for v in get_args(tp)})
     return tp if isinstance(tp, type) else object
 
 

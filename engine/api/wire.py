@@ -8,7 +8,7 @@ import types
 from dataclasses import dataclass
 from typing import Annotated, Any, Union, get_args, get_origin
 
-from engine.api.constraints import Length, Range
+from engine.api.constraints import Choices, Length, Range
 from engine.api.validation import DEFAULT_LENGTH, NoneType, _tuple_items
 
 
@@ -67,6 +67,12 @@ def wire_cost(tp: Any, length: int | None = None) -> WireCost:
         for item in items:
             total = total + wire_cost(item) + WireCost(2, 1, 0)
         return WireCost(total.size, total.items, total.depth + 1)
+    choices = Choices.of(tp)
+    if choices is not None:
+        cost = WireCost(0, 0, 0)
+        for given, _result in choices.accepted:
+            cost = cost.most(_value_cost(given))
+        return cost
     if tp is str:
         n = length if length is not None else DEFAULT_LENGTH[str]
         return WireCost(2 + 10 * n, 1, 0)
@@ -74,3 +80,12 @@ def wire_cost(tp: Any, length: int | None = None) -> WireCost:
         n = length if length is not None else DEFAULT_LENGTH[bytes]
         return WireCost(48 + 4 * (n // 3 + 1), 9, 1)
     return _SCALAR_COST.get(tp, UNKNOWN_COST)
+
+
+def _value_cost(value: Any) -> WireCost:
+    """What one choice a caller may send costs: its own text, not any text of its type."""
+    if isinstance(value, str):
+        return WireCost(2 + 10 * len(value), 1, 0)
+    if type(value) is int and value.bit_length() <= 1000:
+        return WireCost(len(str(value)) + 2, _SCALAR_COST[int].items, 0)
+    return _SCALAR_COST.get(type(value), UNKNOWN_COST)

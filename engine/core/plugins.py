@@ -13,6 +13,7 @@ import difflib
 import importlib.metadata
 import logging
 import os
+import re
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from pluggy import HookImpl
 
 from engine.api import hookspecs
 from engine.api.modes import Behaviour, Mode
+from engine.base.text import short
+from engine.core.store import RESERVED
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,8 @@ GROUP = "pyrostage"
 ALLOW_ENV = "PYROSTAGE_PLUGINS"
 BLOCK_ENV = "PYROSTAGE_DISABLE_PLUGINS"
 BUILTIN = "pyrostage"  # the distribution whose entry points are the built-in plugins
+NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+"""What a mode or behaviour may be called: its commands are called ``<name>.<command>``."""
 
 
 @dataclass
@@ -77,7 +82,8 @@ def loaded_of(pm: pluggy.PluginManager) -> Loaded:
     return _loaded.setdefault(pm, Loaded())
 
 
-def _reason(exc: BaseException) -> str:
+def why(exc: BaseException) -> str:
+    """An exception as one line for the plugin report."""
     return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
 
 
@@ -139,9 +145,11 @@ def load_entry_points(
         try:
             if pm.register(ep.load(), name=ep.name) is None:
                 raise TypeError(f"entry point {ep.value!r} is None, not a plugin")
-        except Exception as exc:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a sys.exit() at import must not end the node
             log.debug("plugin %r failed to load", ep.name, exc_info=True)
-            loaded.fail(pm, ep.name, "failed to load", _reason(exc))
+            loaded.fail(pm, ep.name, "failed to load", why(exc))
     return loaded
 
 
@@ -184,6 +192,17 @@ class Registry:
     source: dict[str, str] = field(default_factory=dict)
     loaded: Loaded = field(default_factory=Loaded)
 
+    def drop(self, pm: pluggy.PluginManager, plugin: str, what: str, reason: str) -> list[str]:
+        """Skip ``plugin`` after it registered (a mode of it cannot start): everything it
+        provides goes with it. Returns the names of what went."""
+        gone = [name for name, source in self.source.items() if source == plugin]
+        for name in gone:
+            del self.source[name]
+            self.modes.pop(name, None)
+            self.behaviours.pop(name, None)
+        self.loaded.fail(pm, plugin, what, reason)
+        return gone
+
 
 def collect(pm: pluggy.PluginManager) -> Registry:
     """Ask every plugin for its modes and behaviours, recording which plugin gave which.
@@ -204,9 +223,11 @@ def collect(pm: pluggy.PluginManager) -> Registry:
     for plugin in order:
         try:
             found = _ask(plugin, offers[plugin])
-        except Exception as exc:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
             log.debug("plugin %r failed while registering", plugin, exc_info=True)
-            loaded.fail(pm, plugin, "failed while registering", _reason(exc))
+            loaded.fail(pm, plugin, "failed while registering", why(exc))
             continue
         taken = [f"{kind} {name!r} is already provided by plugin {registry.source[name]!r}"
                  + (" (built in)" if loaded.builtin(registry.source[name]) else "")
@@ -233,6 +254,14 @@ def _ask(plugin: str, impls: list[tuple[str, HookImpl]]) -> dict[str, tuple[str,
                 raise TypeError(f"plugin {plugin!r} registered {cls!r}, which is not a Behaviour")
             if not (isinstance(cls.name, str) and cls.name):
                 raise TypeError(f"plugin {plugin!r} registered {cls!r} without a name")
+            if not NAME.match(cls.name):
+                raise ValueError(
+                    f"plugin {plugin!r} registered {cls.__name__} as {short(cls.name)}: a name "
+                    "is lowercase letters, digits and _, starting with a letter"
+                )
+            if cls.name in RESERVED:
+                raise ValueError(f"plugin {plugin!r} registered {cls.__name__} as "
+                                 f"{cls.name!r}, a name that is the engine's own")
             cls.command_specs()  # a command whose types cannot be checked fails here
             if found.setdefault(cls.name, (kind, cls)) != (kind, cls):
                 raise ValueError(f"plugin {plugin!r} registered two things named {cls.name!r}")

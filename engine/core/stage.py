@@ -26,8 +26,8 @@ import pluggy
 
 from engine.api.modes import Behaviour, CommandSpec, Mode
 from engine.base.text import short as short_repr
-from engine.core.plugins import Registry
-from engine.core.store import StateNotSaved, StateView, Store
+from engine.core.plugins import Registry, why
+from engine.core.store import ENGINE, StateNotSaved, StateView, Store
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +63,6 @@ class Stage:
     ):
         if dispatch not in DISPATCH:
             raise ValueError(f"dispatch must be one of {DISPATCH}, got {dispatch!r}")
-        if not registry.modes:
-            raise LookupError("no modes are installed: is any pyrostage plugin loaded?")
         self.name = name
         self.pm = pm
         self.hook = pm.hook
@@ -91,15 +89,26 @@ class Stage:
         self.behaviours: dict[str, Behaviour] = {}
         self.modes: dict[str, Mode] = {}
         self._states: dict[str, StateView] = {}
+        self._specs: dict[str, dict[str, CommandSpec]] = {}
         classes: dict[str, type[Behaviour]] = {**registry.modes, **registry.behaviours}
         for key, cls in classes.items():
-            self._states[key] = StateView(store, key)
-            instance = cls(self, self._states[key], dict(config.get(key, {})))
+            if key not in registry.modes and key not in registry.behaviours:
+                continue  # dropped with its plugin, another of whose modes failed
+            state = StateView(store, key)
+            try:
+                instance = cls(self, state, dict(config.get(key, {})))
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
+                self._drop(key, "could not be made", exc)
+                continue
+            self._states[key] = state
             self.behaviours[key] = instance
+            self._specs[key] = cls.command_specs()
             if isinstance(instance, Mode):
                 self.modes[key] = instance
-        self._specs = {key: type(b).command_specs() for key, b in self.behaviours.items()}
-        self._engine_state = StateView(store, "stage")
+        self._need_modes()
+        self._engine_state = StateView(store, ENGINE)
         self._default_mode = default_mode
         self.active: Mode = self._stored_mode()
         self._notices = self.notices()
@@ -115,22 +124,78 @@ class Stage:
     # -- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Restore every behaviour's durable state and tell plugins the node is up."""
-        for behaviour in self.behaviours.values():
-            behaviour.restore()
-        self.active.on_enter()
-        self.hook.pyrostage_mode_changed(stage=self, old=None, new=self.active.name)
-        self.hook.pyrostage_startup(stage=self)
+        """Restore every behaviour's durable state and tell plugins the node is up. A plugin
+        whose mode cannot restore or enter is skipped; a start hook that raises is reported."""
+        for name, behaviour in list(self.behaviours.items()):
+            if name in self.behaviours:  # not dropped with its plugin meanwhile
+                self._try(name, "failed to restore its state", behaviour.restore)
+        while True:
+            self._need_modes()
+            self.active = self._stored_mode()
+            if self._try(self.active.name, "failed to enter", self.active.on_enter):
+                break
+        self._notify("pyrostage_mode_changed", stage=self, old=None, new=self.active.name)
+        self._notify("pyrostage_startup", stage=self)
         self.request_redraw()
 
     def shutdown(self) -> None:
+        self._notify("pyrostage_shutdown", stage=self)
         try:
-            self.hook.pyrostage_shutdown(stage=self)
-        finally:
+            self.store.flush()
+        except StateNotSaved as exc:
+            log.error("stopping: %s", exc)
+
+    # -- plugins that fail at start or stop -------------------------------------------------
+
+    def _try(self, name: str, what: str, step: Callable[[], Any]) -> bool:
+        """Run a start-up step of behaviour ``name``; if it raises, drop its plugin."""
+        try:
+            step()
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
+            self._drop(name, what, exc)
+            return False
+        return True
+
+    def _drop(self, name: str, what: str, exc: BaseException) -> None:
+        """Skip the plugin behind ``name`` whole (all it provides, all its hooks); say why."""
+        log.debug("%r %s", name, what, exc_info=exc)
+        kind = "mode" if name in self.registry.modes else "behaviour"
+        plugin = self.registry.source.get(name, name)
+        reason = f"{kind} {name!r} {what}: {why(exc)}"
+        for gone in self.registry.drop(self.pm, plugin, "failed at start", reason):
+            self.behaviours.pop(gone, None)
+            self.modes.pop(gone, None)
+            self._states.pop(gone, None)
+            self._specs.pop(gone, None)
+
+    def _need_modes(self) -> None:
+        """Raise (one line, naming each broken plugin) when no mode is left to show."""
+        if self.modes:
+            return
+        failed = self.registry.loaded.failed
+        if not failed:
+            raise LookupError("no modes are installed: is any pyrostage plugin loaded?")
+        broken = "; ".join(f"{name!r}: {info.error}" for name, info in sorted(failed.items()))
+        raise LookupError(f"no mode could start; the broken plugins: {broken}")
+
+    def _notify(self, hook: str, **kwargs: Any) -> None:
+        """Call a start or stop hook plugin by plugin: one that raises is logged and reported,
+        and the others are still called. (Inside a change, a hook that raises fails it.)"""
+        caller = getattr(self.hook, hook)
+        for name in dict.fromkeys(impl.plugin_name for impl in reversed(caller.get_hookimpls())):
+            plugin = self.pm.get_plugin(name)
+            if plugin is None:
+                continue
+            others = [p for p in self.pm.get_plugins() if p is not plugin]
             try:
-                self.store.flush()
-            except StateNotSaved as exc:
-                log.error("stopping: %s", exc)
+                self.pm.subset_hook_caller(hook, others)(**kwargs)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
+                log.debug("plugin %r failed in %s", name, hook, exc_info=True)
+                self.registry.loaded.warn(name, f"failed in {hook}: {why(exc)}")
 
     @property
     def uptime(self) -> float:

@@ -4,12 +4,16 @@ A command's writes are queued whole when it succeeds (dropped when it raises); `
 commits everything queued so far in one transaction for all the callers waiting on it (group
 commit), before any of them is acknowledged.
 
-A commit that fails (disk full, read-only) is never retried: its changes, and every change
-queued after them (they may build on them), are dropped and each of their callers gets a
+A commit that fails (disk full, read-only) is never retried later (on a full disk it gets one
+more try at once, after the write-ahead log gave its space back): its changes, and every
+change queued after them (they may build on them), are dropped and each of their callers gets a
 ``StateNotSaved``. The store is then *stale* until the stage has reloaded memory from the
 durable state, and *not ok* until a write works again: it tries again before each change
 (refused while the try fails) and every ``PROBE_EVERY`` seconds from the main loop. A file
 that cannot be written at start is read read-only meanwhile; only real damage is moved aside.
+
+The write-ahead log is copied into the database every ``WAL_PAGES`` pages, and after every
+commit while the disk is nearly full, so that it never fills a small SD card by itself.
 """
 
 from __future__ import annotations
@@ -48,6 +52,18 @@ MIGRATIONS: list[str] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 PROBE_EVERY = 2.0
 """Seconds between the main loop's tries to write again while the state cannot be saved."""
+WAL_PAGES = 100
+"""Pages the write-ahead log grows to before SQLite copies it into the database: its default
+(1000, about 4 MB) is enough to fill a nearly full SD card with the log alone."""
+WAL_LIMIT = 512 * 1024
+"""Bytes the log file is cut back to once copied (after a big change, such as a background)."""
+LOW_ROOM = 2 * WAL_LIMIT
+"""Free bytes on the disk below which the log is copied out and emptied after every commit, so
+it never takes the last room the database needs to take its pages in."""
+ENGINE = "stage"
+"""The owner of the engine's own state (the active mode)."""
+RESERVED = frozenset({ENGINE, ""})
+"""Owners the store keeps for the engine (its state, the write probe): no plugin's names."""
 DAMAGE = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
 REASONS = {  # SQLite error (prefix) -> errno, what it means for a person
     "SQLITE_FULL": (errno.ENOSPC, "disk full"),
@@ -82,6 +98,10 @@ def _damaged(exc: BaseException) -> bool:
     if name is None:  # raised here: integrity check or a newer schema
         return not isinstance(exc, sqlite3.OperationalError)
     return str(name).startswith(DAMAGE)
+
+
+def _full(exc: BaseException) -> bool:
+    return str(getattr(exc, "sqlite_errorname", "")).startswith("SQLITE_FULL")
 
 
 def _migrate(conn: sqlite3.Connection, version: int) -> None:
@@ -144,6 +164,8 @@ class Store:
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
+            conn.execute(f"PRAGMA wal_autocheckpoint={WAL_PAGES}")
+            conn.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
             (version,) = conn.execute("PRAGMA user_version").fetchone()
             if version > SCHEMA_VERSION:
                 raise sqlite3.DatabaseError(
@@ -296,12 +318,12 @@ class Store:
                 return False
             before = self._problem[1]
             try:
-                conn = self._try_write()
+                reopened = self._try_write()
             except (sqlite3.Error, OSError) as exc:
                 self._set_problem(exc)
             else:
-                if conn is not None:
-                    self._use(conn)
+                if reopened:
+                    self._reopened()
                 self._problem = None
                 self.since = None
         if self._problem is not None:
@@ -313,26 +335,37 @@ class Store:
         self._changed()
         return True
 
-    def _try_write(self) -> sqlite3.Connection | None:
+    def _try_write(self) -> bool:
         """A tiny real write: on this connection while it is a writable one and the disk was
-        full; else (read-only at start, I/O errors) through a new connection, returned."""
+        full (after a checkpoint, which may give the log's space back); else (read-only at
+        start, I/O errors) through a new connection. True if the connection was replaced."""
         if not self._read_only:
             try:
                 with self._lock:
+                    self._checkpoint()
                     _probe(self._conn)
-                return None
+                return False
             except sqlite3.Error as exc:
-                if str(getattr(exc, "sqlite_errorname", "")).startswith("SQLITE_FULL"):
+                if _full(exc):
                     raise
-        return self._open_writable(check=False)
-
-    def _use(self, conn: sqlite3.Connection) -> None:
-        """Switch to a new connection that has just written; the stage reloads memory through
-        it (what it read came through the old one, perhaps a read-only copy)."""
         with self._lock:
-            old, self._conn = self._conn, conn
-            self._read_only = False
+            if self._read_only:
+                # SQLite maps a file's -shm once per process: while a read-only connection
+                # holds it (read-only when a crash left one), no new one can write through it
+                self._conn.close()
+            try:
+                conn = self._open_writable(check=False)
+            except BaseException:
+                if self._read_only:
+                    self._conn = self._open_readonly()  # reads go on meanwhile
+                raise
+            old, self._conn, self._read_only = self._conn, conn, False
             old.close()
+        return True
+
+    def _reopened(self) -> None:
+        """The connection was replaced by one that has just written: the stage reloads memory
+        through it (what it read came through the old one, perhaps a read-only copy)."""
         error = self.error()
         with self._plock:
             if not self.stale:
@@ -447,13 +480,38 @@ class Store:
     def _commit(self, batch: list[tuple[str, tuple[Any, ...]]]) -> None:
         with self._lock:
             try:
-                self._conn.execute("BEGIN")
-                for sql, params in batch:
-                    self._conn.execute(sql, params)
-                self._conn.execute("COMMIT")
-            finally:
-                if self._conn.in_transaction:
-                    self._roll_back()
+                self._transaction(batch)
+            except sqlite3.Error as exc:
+                # the log itself may be what filled the disk: copied out and emptied, it
+                # gives its space back and the same batch may fit
+                if not (_full(exc) and not self._read_only and self._checkpoint()):
+                    raise
+                self._transaction(batch)
+            if self._room() < LOW_ROOM:
+                self._checkpoint()
+
+    def _room(self) -> int:
+        fs = self._file_system()
+        return fs.f_bavail * fs.f_frsize if fs else LOW_ROOM
+
+    def _transaction(self, batch: list[tuple[str, tuple[Any, ...]]]) -> None:
+        try:
+            self._conn.execute("BEGIN")
+            for sql, params in batch:
+                self._conn.execute(sql, params)
+            self._conn.execute("COMMIT")
+        finally:
+            if self._conn.in_transaction:
+                self._roll_back()
+
+    def _checkpoint(self) -> bool:
+        """Copy the write-ahead log into the database and empty the log file; False if that
+        could not be done (no room for the database to grow, another process reading)."""
+        try:
+            busy, _pages, _copied = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.Error:
+            return False
+        return busy == 0
 
     def _roll_back(self) -> None:
         """Undo a failed transaction; if even that fails, read through a fresh connection
