@@ -45,6 +45,7 @@ POOL_RETRIES = 40
 """Tries (5 ms apart) to hand a new connection to a worker freed by an eviction."""
 _worker = threading.local()  # the connection this worker thread is serving
 
+CONNECT_OK = Pyro4.message.MSG_CONNECTOK.to_bytes(2, "big")  # a header's message type field
 REFUSED_FLAGS = Pyro4.message.FLAGS_COMPRESSED | Pyro4.message.FLAGS_KEEPSERIALIZED
 
 
@@ -200,8 +201,9 @@ class GuardedConnection(SocketConnection):
                 raise Pyro4.errors.ConnectionClosedError(f"TLS handshake failed: {exc}") from None
 
     def handshake_done(self) -> None:
-        self.established = True
-        self.gate.established(self)
+        if not self.established:
+            self.established = True
+            self.gate.established(self)
 
     def abort(self) -> None:
         """Make a worker blocked on this connection give up (from any thread)."""
@@ -342,6 +344,8 @@ class GuardedConnection(SocketConnection):
 
     def send(self, data: bytes) -> None:
         """Send a reply whole within its deadline (``sendall`` with a timeout is a total)."""
+        if not self.established and data[6:8] == CONNECT_OK:
+            self.handshake_done()  # before the client can hear it: never evicted after that
         view = memoryview(data)
         try:
             if self._plain:  # the usual case: it fits in the socket's buffer at once
