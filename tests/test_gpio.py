@@ -276,8 +276,10 @@ def slow_plugin(entered: threading.Event, go_on: threading.Event) -> object:
             register(Stall)
 
         @hookimpl
-        def pyrostage_timer_stopped(self, elapsed: float, source: str) -> None:
-            self.stopped.append((elapsed, source, threading.current_thread().name))
+        def pyrostage_event(self, source: str, name: str, data: dict[str, Any]) -> None:
+            if name == "timer_stopped":
+                self.stopped.append((data["elapsed"], data["source"],
+                                     threading.current_thread().name))
 
     return Plugin()
 
@@ -599,7 +601,7 @@ def test_a_press_a_plugin_is_still_handling_says_it_may_yet_take_effect(sleepy):
 def test_only_the_sim_backend_turns_window_keys_into_presses(start_node, backend, counted):
     node = start_node(gpio=backend, debounce_ms=60_000)
     node.node._key(ord(" "), time.monotonic())  # what the window's key handler calls
-    node.node._key(ord("1"), time.monotonic())  # no further button on this node: nothing
+    node.node._key(ord("1"), time.monotonic())  # 1 is main too: within the debounce window
     with node.proxy() as proxy:
         assert proxy.status()["gpio"]["presses"] == counted
         assert proxy.press() is (counted == 0)  # a key press opened the debounce window

@@ -177,11 +177,12 @@ class Recorder:
         self.changes: list[tuple[str, int, int, str]] = []
 
     @hookimpl
-    def pyrostage_score_changed(self, stage, team, score, delta, source):
-        self.changes.append((team, score, delta, source))
+    def pyrostage_event(self, source, name, data):
+        if (source, name) == ("scoreboard", "score_changed"):
+            self.changes.append((data["team"], data["score"], data["delta"], data["source"]))
 
 
-def test_every_change_is_announced(start_node):
+def test_every_change_is_published(start_node):
     pm, _ = get_plugin_manager()
     recorder = Recorder()
     pm.register(recorder, name="recorder")
@@ -189,7 +190,7 @@ def test_every_change_is_announced(start_node):
         with start_node(pm=pm).proxy() as p:
             p.call("scoreboard.set_team", "Owls")
             p.call("scoreboard.add_points", 7)
-            p.call("scoreboard.set_score", 7)  # no change, nothing to announce
+            p.call("scoreboard.set_score", 7)  # no change, nothing to publish
             p.call("scoreboard.set_score", 2)
             p.call("scoreboard.undo")
             with pytest.raises(ValueError):

@@ -147,11 +147,12 @@ class Recorder:
         self.stops: list[tuple[float, str]] = []
 
     @hookimpl
-    def pyrostage_timer_stopped(self, stage, elapsed, source):
-        self.stops.append((round(elapsed, 6), source))
+    def pyrostage_event(self, source, name, data):
+        if source == "timer" and name == "timer_stopped":
+            self.stops.append((round(data["elapsed"], 6), data["source"]))
 
 
-def test_stops_are_announced(start_node, clock):
+def test_stops_are_published(start_node, clock):
     pm, _ = get_plugin_manager()
     recorder = Recorder()
     pm.register(recorder, name="recorder")
@@ -164,7 +165,7 @@ def test_stops_are_announced(start_node, clock):
             p.call("stop")
             p.call("start")
             node.node.buttons.edge("main", clock.now + 1.25, wait=True)
-            p.call("stop")  # not running: nothing to announce
+            p.call("stop")  # not running: nothing to publish
     finally:
         pm.unregister(recorder)
     assert recorder.stops == [(2.5, "controller"), (1.25, "button")]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -35,7 +35,8 @@ def register_commands(register: Callable[[type[Behaviour]], None]) -> None:
 
 @hookspec
 def pyrostage_startup(stage: Stage) -> None:
-    """The node has loaded every mode, restored its state and is about to serve.
+    """The node has loaded every mode, restored its state and is about to serve (outside any
+    change; a hook that raises is reported and the node starts anyway).
 
     :param stage: the node's engine API.
     """
@@ -43,7 +44,7 @@ def pyrostage_startup(stage: Stage) -> None:
 
 @hookspec
 def pyrostage_shutdown(stage: Stage) -> None:
-    """The node is stopping; release what the plugin holds.
+    """The node is stopping, after its last events went out; release what the plugin holds.
 
     :param stage: the node's engine API.
     """
@@ -51,43 +52,41 @@ def pyrostage_shutdown(stage: Stage) -> None:
 
 @hookspec
 def pyrostage_button_pressed(stage: Stage, button: str, at: float, mode: str) -> None:
-    """A debounced button press, after the active mode handled it.
+    """A debounced button press, after the active mode's ``on_button``, **inside the press's
+    change**: what the hook changes (``stage.call``) is committed with the press, all or
+    nothing, and a hook that raises undoes the whole press. To only hear of presses, use
+    the ``button_pressed`` event instead.
 
     :param stage: the node's engine API.
-    :param button: the button's configured name (``main`` is the big one).
-    :param at: ``time.monotonic()`` when the edge was seen.
+    :param button: the button's name (``main`` is the big one).
+    :param at: the ``stage.clock()`` time the edge was seen.
     :param mode: the name of the mode that was active.
     """
 
 
 @hookspec
 def pyrostage_mode_changed(stage: Stage, old: str | None, new: str) -> None:
-    """The active mode changed (``old`` is None at start).
+    """The active mode changed, **inside the switch's change** (a hook that raises undoes the
+    switch); once at start with ``old`` None, outside any change. To only hear of switches,
+    use the ``mode_switched`` event instead.
 
     :param stage: the node's engine API.
-    :param old: the previous mode's name.
+    :param old: the previous mode's name (None at start).
     :param new: the new mode's name.
     """
 
 
 @hookspec
-def pyrostage_score_changed(stage: Stage, team: str, score: int, delta: int, source: str) -> None:
-    """The scoreboard's score changed.
+def pyrostage_event(stage: Stage, source: str, name: str, data: dict[str, Any]) -> None:
+    """An event, **after the change that published it was committed**: in the order the
+    changes ran, never for a change that raised or could not be saved. Called outside the
+    engine lock on the thread that delivers events (the caller's, or the main loop's), one
+    event at a time; ``stage.call`` works here and makes a change of its own (its events
+    follow this one). A hook that raises is logged and reported; the others still get the
+    event. Keep it quick: the caller of the change hears back after it.
 
     :param stage: the node's engine API.
-    :param team: the team name shown.
-    :param score: the new score.
-    :param delta: the change (new minus old).
-    :param source: who changed it: ``controller``, ``button``, ``web`` or ``undo``.
-    """
-
-
-@hookspec
-def pyrostage_timer_stopped(stage: Stage, elapsed: float, source: str) -> None:
-    """A running timer was stopped.
-
-    :param stage: the node's engine API.
-    :param elapsed: seconds from start to the stop (for a button: to the edge's timestamp).
-    :param source: ``button``, ``controller`` (or ``web``), or ``tick`` when a countdown
-        reached zero.
+    :param source: who published it: a mode's or behaviour's name, or ``"engine"``.
+    :param name: the event's name: ``score_changed``, ``button_pressed``, ``buzzed`` ...
+    :param data: its details, plain JSON data (a copy of its own for each hook).
     """

@@ -127,6 +127,16 @@ class Behaviour:
         for this behaviour and the rest of the status is unaffected. Default: ``{}``."""
         return {}
 
+    def publish(self, name: str, **data: Any) -> None:
+        """Publish event ``name`` from this behaviour (its ``source`` is ``self.name``) to
+        every ``pyrostage_event`` hook and the controllers' event streams.
+
+        Inside a change (a command, a press, a tick) it is delivered after the change is
+        committed, in order, and never if the change raises or its commit fails. ``name`` is
+        lowercase letters, digits and ``_``; ``data`` plain JSON data (tuples become lists);
+        anything else raises ``ValueError``/``TypeError``, which fails the change."""
+        self.stage.publish(self.name, name, data)
+
 
 def _running(cls: type[Behaviour], spec: CommandSpec) -> CommandSpec:
     """``spec`` with the method ``cls`` runs for it: an override without ``@command`` keeps
@@ -169,6 +179,12 @@ class Mode(Behaviour):
     engine redraws the active mode after every change made through it (a command, a button,
     a tick), so most modes never call ``redraw``.
     """
+
+    buttons: ClassVar[tuple[str, ...]] = ()
+    """The buttons this mode uses, e.g. ``("main", "second", "third", "fourth")`` (every node
+    has ``main``): each can be pressed over the network (``press("second")``) and with the
+    ``sim`` backend's keys, and is wired to a pin by the config
+    (``[gpio] buttons = { second = 15 }``). ``on_button`` gets presses of every button."""
 
     def draw(self, surface: pygame.Surface) -> None:
         """Paint the whole screen for the current state (main thread only, under the engine

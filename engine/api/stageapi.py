@@ -49,8 +49,11 @@ class Stage(Protocol):
         """Another plugin's behaviour or mode by name (``KeyError`` if not installed)."""
         ...
 
-    def announce(self, event: str, **data: Any) -> None:
-        """Call the ``pyrostage_<event>`` hook with ``data``."""
+    def publish(self, source: str, name: str, data: dict[str, Any] | None = None) -> None:
+        """Publish event ``name`` from mode or behaviour ``source`` (``Behaviour.publish``
+        calls this): delivered to ``pyrostage_event`` after the change running now is
+        committed (outside a change: soon, on the main loop). ``LookupError`` for an unknown
+        source, ``ValueError``/``TypeError`` for a bad name or data that is not plain."""
         ...
 
     def ring(self, seconds: float = 1.0, output: str = "bell") -> bool:

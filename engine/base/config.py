@@ -67,10 +67,15 @@ class Config:
     buttons: dict[str, dict[str, Any]] = field(
         default_factory=lambda: {"main": {"pin": 14, "pull": "up", "edge": "falling"}}
     )
+    """Button name -> its pin (``pin``, ``pull``, ``edge``), for the buttons wired to one.
+    Modes declare the buttons they use (``Mode.buttons``); one without a pin here is pressed
+    over the network or by a ``sim`` key only."""
     outputs: dict[str, int] = field(default_factory=lambda: {"bell": 17})
     allow: list[str] = field(default_factory=list)
     block: list[str] = field(default_factory=list)
     plugins: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The ``[plugins.<name>]`` tables, keyed by mode or behaviour name (what ``modes()`` and
+    ``status()`` show), not by plugin; each is that one's ``self.config``."""
     tls: TLS = field(default_factory=TLS)
 
     @property
@@ -139,8 +144,8 @@ def load(path: str | Path | None = None, **overrides: Any) -> Config:
     for key in ("debounce_ms", "release_ms"):
         if key in gpio:
             setattr(cfg, key, int(gpio[key]))
-    if "buttons" in gpio:
-        cfg.buttons = _pins(gpio["buttons"])
+    if "buttons" in gpio:  # main keeps GPIO14 unless the table gives it another pin
+        cfg.buttons = {**cfg.buttons, **_pins(gpio["buttons"])}
     if "outputs" in gpio:
         cfg.outputs = {k: int(v) for k, v in gpio["outputs"].items()}
     cfg.allow = list(plugins.get("allow", []))

@@ -15,7 +15,7 @@ import logging
 import os
 import re
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -262,6 +262,8 @@ def _ask(plugin: str, impls: list[tuple[str, HookImpl]]) -> dict[str, tuple[str,
             if cls.name in RESERVED:
                 raise ValueError(f"plugin {plugin!r} registered {cls.__name__} as "
                                  f"{cls.name!r}, a name that is the engine's own")
+            if issubclass(cls, Mode):
+                _check_buttons(plugin, cls)
             cls.command_specs()  # a command whose types cannot be checked fails here
             if found.setdefault(cls.name, (kind, cls)) != (kind, cls):
                 raise ValueError(f"plugin {plugin!r} registered two things named {cls.name!r}")
@@ -271,6 +273,51 @@ def _ask(plugin: str, impls: list[tuple[str, HookImpl]]) -> dict[str, tuple[str,
     for kind, impl in impls:
         impl.function(register=registrar(kind))
     return found
+
+
+def _check_buttons(plugin: str, cls: type[Mode]) -> None:
+    buttons = getattr(cls, "buttons", ())
+    if not isinstance(buttons, tuple | list) or not all(isinstance(b, str) for b in buttons):
+        raise TypeError(f"plugin {plugin!r}: {cls.__name__}.buttons must be a tuple of button "
+                        f"names, got {short(buttons)}")
+    for button in buttons:
+        if not NAME.match(button):
+            raise ValueError(f"plugin {plugin!r}: {cls.__name__}.buttons has {short(button)}: a "
+                             "button name is lowercase letters, digits and _, starting with a "
+                             "letter")
+
+
+def declared_buttons(registry: Registry) -> list[str]:
+    """The buttons the installed modes declare (``Mode.buttons``), in the order of the modes,
+    each once."""
+    return list(dict.fromkeys(b for cls in registry.modes.values()
+                              for b in getattr(cls, "buttons", ())))
+
+
+def unused_tables(registry: Registry, tables: Mapping[str, Any]) -> list[str]:
+    """Warn about each ``[plugins.<name>]`` table that names no mode or behaviour installed
+    here: tables are keyed by the mode or behaviour name (what ``modes()`` and ``status()``
+    show), not by the plugin that provides it. Returns the warnings."""
+    names = {*registry.modes, *registry.behaviours}
+    loaded = registry.loaded
+    warnings = []
+    for table in tables:
+        if table in names or table in loaded.failed or table in loaded.skipped:
+            continue
+        provides = sorted(n for n, plugin in registry.source.items() if plugin == table)
+        if provides:
+            hint = (f"plugin {table!r} provides {', '.join(provides)}: configure it as "
+                    + " or ".join(f"[plugins.{name}]" for name in provides))
+        else:
+            hint = f"this node has: {', '.join(sorted(names)) or 'nothing'}"
+        warning = (f"[plugins.{table}] in the config names no mode or behaviour, so nothing "
+                   f"reads it; tables are keyed by mode or behaviour name ({hint})")
+        info = loaded.plugins.setdefault(table, PluginInfo(table))
+        if info.warning != warning:
+            info.warning = warning
+            log.warning("%s", warning)
+        warnings.append(warning)
+    return warnings
 
 
 def report(registry: Registry) -> dict[str, dict[str, Any]]:

@@ -8,17 +8,23 @@ therefore need no locks. Reads skip the queue.
 Two ways to serialize, picked per node (the benchmark compares them):
 ``lock`` runs the change on the caller's thread under the engine lock and wakes the main
 loop to redraw; ``inbox`` hands it to the main loop and waits for the result.
+
+Events a change publishes are held with it and go out (the ``pyrostage_event`` hook) only
+once it is committed, in the order the changes ran, outside the engine lock; see ``publish``.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import queue
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
+from contextlib import suppress
 from datetime import date
 from typing import Any, Protocol
 
@@ -26,8 +32,8 @@ import pluggy
 
 from engine.api.modes import Behaviour, CommandSpec, Mode
 from engine.base.text import short as short_repr
-from engine.core.plugins import Registry, why
-from engine.core.store import ENGINE, StateNotSaved, StateView, Store
+from engine.core.plugins import Registry, unused_tables, why
+from engine.core.store import ENGINE, StateNotSaved, StateView, Store, plain
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +45,18 @@ class Outputs(Protocol):
 
 DRAW_LOCK_WAIT = 0.1
 """Seconds a frame waits for the engine lock before it is skipped (a plugin is stuck)."""
+DELIVERY_RETRY = 0.05
+"""Seconds after which the main loop tries again to deliver events another thread held up."""
 NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$")
+EVENT = re.compile(r"^[a-z][a-z0-9_]*$")
 DISPATCH = ("lock", "inbox")
+ENGINE_SOURCE = "engine"
+"""The ``source`` of the events the engine publishes itself."""
+Event = tuple[str, str, dict[str, Any]]  # source, name, data
 
 
 class Stage:
-    """Engine API handed to plugins: ``call``, ``switch``, ``announce``, ``ring``, clocks."""
+    """Engine API handed to plugins: ``call``, ``switch``, ``publish``, ``ring``, clocks."""
 
     def __init__(
         self,
@@ -84,8 +96,14 @@ class Stage:
         self.draw_error: str | None = None
         self._bad_deadlines: set[str] = set()
         self._bad_animating: set[str] = set()
+        self._changes: list[list[Event]] = []  # events of the change running now, per nesting
+        self._redrawn = False  # the change running now asked to redraw the active mode
+        self._outbox: deque[tuple[int, list[Event]]] = deque()  # (store mark, events)
+        self._delivery = threading.Lock()
+        self._delivering: int | None = None
 
         config = plugin_config or {}
+        unused_tables(registry, config)
         self.behaviours: dict[str, Behaviour] = {}
         self.modes: dict[str, Mode] = {}
         self._states: dict[str, StateView] = {}
@@ -139,11 +157,13 @@ class Stage:
         self.request_redraw()
 
     def shutdown(self) -> None:
+        self._deliver(wait=True)  # the last events go out before plugins let go
         self._notify("pyrostage_shutdown", stage=self)
         try:
             self.store.flush()
         except StateNotSaved as exc:
             log.error("stopping: %s", exc)
+        self._deliver(wait=True)
 
     # -- plugins that fail at start or stop -------------------------------------------------
 
@@ -181,21 +201,29 @@ class Stage:
         raise LookupError(f"no mode could start; the broken plugins: {broken}")
 
     def _notify(self, hook: str, **kwargs: Any) -> None:
-        """Call a start or stop hook plugin by plugin: one that raises is logged and reported,
-        and the others are still called. (Inside a change, a hook that raises fails it.)"""
-        caller = getattr(self.hook, hook)
-        for name in dict.fromkeys(impl.plugin_name for impl in reversed(caller.get_hookimpls())):
-            plugin = self.pm.get_plugin(name)
-            if plugin is None:
-                continue
-            others = [p for p in self.pm.get_plugins() if p is not plugin]
+        """Call a hook outside any change (start, stop, events) plugin by plugin: one that
+        raises is logged and reported, and the others are still called. Each gets its own
+        copy of a ``data`` dict. (Inside a change, a hook that raises fails the change.)"""
+        for name, call in self._callers(hook):
             try:
-                self.pm.subset_hook_caller(hook, others)(**kwargs)
+                if "data" in kwargs:
+                    call(**{**kwargs, "data": copy.deepcopy(kwargs["data"])})
+                else:
+                    call(**kwargs)
             except KeyboardInterrupt:
                 raise
             except BaseException as exc:
                 log.debug("plugin %r failed in %s", name, hook, exc_info=True)
                 self.registry.loaded.warn(name, f"failed in {hook}: {why(exc)}")
+
+    def _callers(self, hook: str) -> Iterator[tuple[str, Any]]:
+        """(plugin name, a caller of ``hook`` for that plugin alone), in pluggy's order."""
+        caller = getattr(self.hook, hook)
+        for name in dict.fromkeys(impl.plugin_name for impl in reversed(caller.get_hookimpls())):
+            plugin = self.pm.get_plugin(name)
+            if plugin is not None:
+                others = [p for p in self.pm.get_plugins() if p is not plugin]
+                yield name, self.pm.subset_hook_caller(hook, others)
 
     @property
     def uptime(self) -> float:
@@ -320,6 +348,8 @@ class Stage:
         except StateNotSaved:
             self._recover_now()  # the caller's next read shows the state as it is on disk
             raise
+        finally:  # the caller hears back after its events went out (the loop never waits)
+            self._deliver(wait=me != self.loop_thread)
         return result
 
     def _timeout_message(self) -> str:
@@ -383,14 +413,19 @@ class Stage:
         self, change: Callable[[], Any], source: str, owner: Behaviour | None, nested: bool = False
     ) -> Any:
         """Apply a change all or nothing: a change that raises leaves every behaviour (and the
-        active mode) exactly as it was before it, in memory as in the store."""
+        active mode) exactly as it was before it, in memory as in the store, and publishes
+        nothing. A nested change's events join the outer change's."""
         previous, self.source = self.source, source
         before = {name: state.snapshot() for name, state in self._states.items()}
         active, engine = self.active, self._engine_state.snapshot()
+        redrawn = self._redrawn
+        self._changes.append([])
         try:
             with self.store.atomic():
                 result = change()
         except BaseException:
+            self._changes.pop()
+            self._redrawn = redrawn
             self.active = active
             self._engine_state.revert(engine)
             for name, behaviour in self.behaviours.items():
@@ -399,10 +434,22 @@ class Stage:
             raise
         finally:
             self.source = previous
+        events = self._changes.pop()
         if owner is None or owner is self.active:
-            self.request_redraw()
+            self._dirty = True
+            self.wake.set()
+            # a tick that saved and published nothing is one frame of an animation
+            if nested or source != "tick" or events or self.store.last_ticket():
+                self._redrawn = True
         else:  # a background mode may have a new deadline (a countdown): let the loop see it
             self.wake.set()
+        if nested:
+            self._changes[-1].extend(events)
+            return result
+        if self._redrawn:
+            events.append((ENGINE_SOURCE, "screen_changed", {"mode": self.active.name}))
+            self._redrawn = False
+        self._queue(events)
         return result
 
     # -- engine actions plugins and the facade use --------------------------------------
@@ -420,6 +467,7 @@ class Stage:
             old = self.active
             if old.name != mode:
                 new = self.modes[mode]
+                self._publish(ENGINE_SOURCE, "mode_switched", {"old": old.name, "new": mode})
                 old.on_exit()
                 new.on_enter()
                 self.active = new  # a hook that raises below puts it back (see _run)
@@ -433,9 +481,74 @@ class Stage:
         """Another plugin's behaviour or mode by name (KeyError if it is not installed)."""
         return self.behaviours[name]
 
-    def announce(self, event: str, **data: Any) -> None:
-        """Call the ``pyrostage_<event>`` hook, so plugins and event publishers hear of it."""
-        getattr(self.hook, f"pyrostage_{event}")(stage=self, **data)
+    # -- events -------------------------------------------------------------------------
+
+    def publish(self, source: str, name: str, data: Mapping[str, Any] | None = None) -> None:
+        """Publish event ``name`` from mode or behaviour ``source`` (what
+        ``Behaviour.publish`` calls): every ``pyrostage_event`` hook gets it.
+
+        Inside a change it is held with the change and delivered once the change is
+        committed, after the events of every change before it; a change that raises, or whose
+        commit fails, publishes nothing. Outside a change (a start hook, a background thread)
+        it goes out on the main loop, after everything committed so far. ``data`` must be
+        plain JSON data (tuples become lists): ``TypeError``/``ValueError`` otherwise, which
+        fails the change that published it.
+        """
+        if not isinstance(source, str) or source not in self.behaviours:
+            raise LookupError(f"an event's source is a mode or behaviour of this node, got "
+                              f"{short_repr(source)}; known: {', '.join(sorted(self.behaviours))}")
+        self._publish(source, name, data)
+
+    def _publish(self, source: str, name: str, data: Mapping[str, Any] | None) -> None:
+        if not isinstance(name, str) or not EVENT.match(name):
+            raise ValueError(f"an event name is lowercase letters, digits and _, starting with "
+                             f"a letter; got {short_repr(name)}")
+        if data is None:
+            data = {}
+        if not isinstance(data, Mapping):
+            raise TypeError(f"event {name!r}: data is a dict, got {type(data).__name__}")
+        event = (source, name, plain(dict(data), f"event {name!r} data"))
+        if self._changes and self._serial_thread == threading.get_ident():
+            self._changes[-1].append(event)
+        else:
+            self._queue([event])
+            self.wake.set()  # the main loop delivers it
+
+    def _queue(self, events: list[Event]) -> None:
+        """Hold a change's events until everything queued so far in the store is committed
+        (nobody listening: nothing to hold)."""
+        if events and self.hook.pyrostage_event.get_hookimpls():
+            self._outbox.append((self.store.mark(), events))
+
+    def _deliver(self, wait: bool) -> None:
+        """Deliver the held events whose changes are committed, oldest first; drop those whose
+        commit failed. One thread delivers at a time, outside the engine lock; ``wait``: take
+        a turn behind it (callers, so they hear back after their events went out), else leave
+        them to it or to the main loop's next pass (the main loop never waits)."""
+        me = threading.get_ident()
+        if not self._outbox or self._delivering == me:  # a hook's own change: delivered next
+            return
+        if not self._delivery.acquire(timeout=self.timeout if wait else 0):
+            return
+        self._delivering = me
+        try:
+            while self._outbox:
+                mark, events = self._outbox[0]
+                done = self.store.outcome(mark)
+                if done is None:  # its maker has not committed it yet: we do
+                    with suppress(StateNotSaved):  # its callers hear of it; the loop recovers
+                        self.store.flush(mark)
+                    done = self.store.outcome(mark)
+                    if done is None:
+                        break
+                if done:
+                    for source, name, data in events:
+                        self._notify("pyrostage_event", stage=self, source=source, name=name,
+                                     data=data)
+                self._outbox.popleft()  # only now: a caller waits while its events are out
+        finally:
+            self._delivering = None
+            self._delivery.release()
 
     def ring(self, seconds: float = 1.0, output: str = "bell") -> bool:
         """Drive an output (the bell) for ``seconds`` without blocking; False if none exists."""
@@ -454,6 +567,8 @@ class Stage:
         mode = self.active
 
         def change() -> None:
+            self._publish(ENGINE_SOURCE, "button_pressed",
+                          {"button": button, "at": at, "mode": mode.name})
             mode.on_button(button, at)
             self.hook.pyrostage_button_pressed(stage=self, button=button, at=at, mode=mode.name)
 
@@ -519,6 +634,7 @@ class Stage:
                 self.store.flush()
             except StateNotSaved:  # the store logged it; each caller gets the error
                 self._recover_now()
+        self._deliver(wait=False)
         if jobs and self._dirty:
             draw()
         for _, job, done in jobs:
@@ -539,7 +655,11 @@ class Stage:
             self.store.probe()
 
     def request_redraw(self, mode: str | None = None) -> None:
+        """Draw ``mode`` (default: the active one) again soon; inside a change, that change
+        publishes ``screen_changed`` once it is committed."""
         if mode is None or mode == self.active.name:
+            if self._changes and self._serial_thread == threading.get_ident():
+                self._redrawn = True
             self._dirty = True
             self.wake.set()
 
@@ -581,6 +701,9 @@ class Stage:
                 soonest = when
         if self.store.stale:
             return self.clock()
+        if self._outbox:  # held up by another thread's delivery, or published off a change
+            retry = self.clock() + DELIVERY_RETRY
+            soonest = retry if soonest is None else min(soonest, retry)
         if not self.store.ok:
             retry = self.clock() + max(0.0, self.store.next_probe - time.monotonic())
             soonest = retry if soonest is None else max(soonest, retry)

@@ -115,7 +115,8 @@ class Buttons:
         return True
 
     def key(self, index: int) -> str | None:
-        """The button a simulator key means: space/0 = main, 1-9 = the further buttons."""
+        """The button at ``index`` in ``names`` (``main`` first), as a simulator key means it
+        (space and 1 = index 0, 2 = index 1 ...); None past the end."""
         return self.names[index] if 0 <= index < len(self.names) else None
 
 

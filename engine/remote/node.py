@@ -21,7 +21,7 @@ from engine.base import pyroconf, transport
 from engine.base.config import Config
 from engine.base.names import NODE_TAG, group_tag, object_name
 from engine.core import budget
-from engine.core.plugins import collect, get_plugin_manager, report
+from engine.core.plugins import collect, declared_buttons, get_plugin_manager, report
 from engine.core.stage import Stage
 from engine.core.store import Store
 from engine.hardware.display import Display
@@ -31,7 +31,8 @@ from engine.remote.registrar import Registrar
 
 log = logging.getLogger(__name__)
 
-KEY_BUTTONS = {ord(" "): 0, **{ord(str(i)): i for i in range(1, 10)}}
+KEY_BUTTONS = {ord(" "): 0, **{ord(str(i)): i - 1 for i in range(1, 10)}}
+"""Window key -> index into the node's buttons (``sim`` backend): space and 1 = ``main``."""
 
 
 class Node:
@@ -56,7 +57,9 @@ class Node:
         self.loaded = self.registry.loaded
         self.store = Store(config.state_file)
         backend = make_backend(config.gpio)
-        self.buttons = Buttons(list(config.buttons), config.debounce_ms / 1000, self._post_press,
+        # main, then the buttons the modes declare, then the ones only the config names
+        names = [*declared_buttons(self.registry), *config.buttons]
+        self.buttons = Buttons(names, config.debounce_ms / 1000, self._post_press,
                                timeout=config.timeout, clock=clock or time.monotonic)
         button_pins = [
             ButtonPin(n, int(b["pin"]), b.get("pull", "up") == "up",
@@ -185,6 +188,10 @@ class Node:
                 "fullscreen": d.fullscreen, "frames": d.frames}
 
     def gpio_report(self) -> dict[str, Any]:
+        """Buttons in key order (``sim``: space and 1 = the first), the pin of each (None:
+        no pin, so it is pressed over the network, or by a key on the ``sim`` backend, only)."""
+        pins = {b: self.config.buttons.get(b, {}).get("pin") for b in self.buttons.names}
         return {"backend": self.pins.backend.name, "buttons": self.buttons.names,
+                "pins": pins, "unwired": [b for b, pin in pins.items() if pin is None],
                 "held": self.pins.held(),
                 "presses": self.buttons.presses, "outputs": sorted(self.pins.outputs.pins)}

@@ -8,8 +8,9 @@ that is a behaviour of its own, off by default, switched with ``easter_egg.enabl
     points = 10
     enable_on = 2027-08-14
 
-It listens to the button hook and scores through the scoreboard's own ``add_points``; the
-scoreboard does not know it exists.
+It listens to the button hook, inside the press's change (the press and its points are saved
+together, or neither), and scores through the scoreboard's own ``add_points``; the scoreboard
+does not know it exists. Switching it publishes a ``toggled`` event.
 
 What the main button does, by mode:
 
@@ -63,17 +64,25 @@ class EasterEgg(Behaviour):
     @command(idempotent=True)
     def enable(self) -> bool:
         """Switch the egg on until disable()."""
+        was = self.is_on()
         self.state.set("on", True)
         self.state.set("off_on", None)
+        self._toggled(was)
         return True
 
     @command(idempotent=True)
     def disable(self) -> bool:
         """Switch the egg off (on the configured day too, for the rest of that day)."""
+        was = self.is_on()
         self.state.set("on", False)
         today = self.stage.today()
         self.state.set("off_on", today.isoformat() if today == self.day else None)
+        self._toggled(was)
         return False
+
+    def _toggled(self, was: bool) -> None:
+        if self.is_on() != was:
+            self.publish("toggled", enabled=self.is_on())
 
     @command(read=True)
     def enabled(self) -> bool:

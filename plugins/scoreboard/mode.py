@@ -128,7 +128,7 @@ class Scoreboard(Mode):
         ]
 
     def _change(self, new: int, source: str, **extra: Any) -> int:
-        """Store, journal and announce a new score; the screen starts counting toward it."""
+        """Store, journal and publish a new score; the screen starts counting toward it."""
         delta = new - self.score
         if delta == 0:
             return self.score
@@ -136,7 +136,7 @@ class Scoreboard(Mode):
         self.state.journal("score", source, delta=delta, score=new, team=self.team, **extra)
         self.score = new
         self.counter.to(new, self.stage.clock())
-        self.stage.announce("score_changed", team=self.team, score=new, delta=delta, source=source)
+        self.publish("score_changed", team=self.team, score=new, delta=delta, source=source)
         return new
 
     def _last_change(self) -> dict[str, Any] | None:

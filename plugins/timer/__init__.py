@@ -1,8 +1,8 @@
 """timer: a race stopwatch and countdown, stopped by the big button.
 
 The main button stops a running timer at the moment its edge was seen, not when the main loop
-got round to it. Stops are announced through ``pyrostage_timer_stopped``, and every result is
-journaled (``results``).
+got round to it. It publishes ``timer_started``, ``timer_stopped`` (elapsed, source) and
+``countdown_finished`` events, and journals every result (``results``).
 """
 
 from __future__ import annotations

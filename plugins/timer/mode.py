@@ -120,6 +120,7 @@ class Timer(Mode):
         if late < 0:
             return
         self._finish(self.limit)
+        self.publish("countdown_finished")
         seconds = self.config.get("bell_seconds", 1.0)
         if not isinstance(seconds, int | float) or isinstance(seconds, bool):
             log.warning("[plugins.timer] bell_seconds must be a number, got %r", seconds)
@@ -143,6 +144,7 @@ class Timer(Mode):
         ):
             self.state.set(key, value)
         self.started, self.limit, self.is_running = now, limit, True
+        self.publish("timer_started")
 
     def _finish(self, elapsed: float) -> None:
         """Stop after ``elapsed`` seconds (for a button: up to the moment its edge was seen)."""
@@ -152,7 +154,7 @@ class Timer(Mode):
         self.state.set("last", elapsed)
         self.state.journal("result", source, elapsed=elapsed, countdown=self.limit)
         self.result, self.is_running = elapsed, False
-        self.stage.announce("timer_stopped", elapsed=elapsed, source=source)
+        self.publish("timer_stopped", elapsed=elapsed, source=source)
 
     def _capped(self, elapsed: float) -> float:
         return elapsed if self.limit is None else min(elapsed, self.limit)
