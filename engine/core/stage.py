@@ -96,6 +96,7 @@ class Stage:
         self.draw_error: str | None = None
         self._bad_deadlines: set[str] = set()
         self._bad_animating: set[str] = set()
+        self._bad_ticks: set[str] = set()
         self._changes: list[list[Event]] = []  # events of the change running now, per nesting
         self._redrawn = False  # the change running now asked to redraw the active mode
         self._outbox: deque[tuple[int, list[Event]]] = deque()  # (store mark, events)
@@ -679,15 +680,17 @@ class Stage:
     def tick(self, mode: Mode | None = None) -> None:
         """Let a mode advance its state (a countdown reaching zero), on the serialized path."""
         mode = mode or self.active
-        tick = getattr(mode, "tick", None)
-        if tick is not None and self.store.ok:  # else: after the next successful try to write
-            try:
-                self.apply(lambda: tick(self.clock()), source="tick", owner=mode)
-            except TimeoutError:
-                log.debug("tick of %r skipped: the engine is busy", mode.name)
-            except StateNotSaved:
-                log.debug("tick of %r not saved", mode.name)
-            except Exception:
+        if type(mode).tick is Mode.tick or not self.store.ok:  # nothing to do; or after the
+            return                                             # next successful try to write
+        try:
+            self.apply(lambda: mode.tick(self.clock()), source="tick", owner=mode)
+        except TimeoutError:
+            log.debug("tick of %r skipped: the engine is busy", mode.name)
+        except StateNotSaved:
+            log.debug("tick of %r not saved", mode.name)
+        except Exception:
+            if mode.name not in self._bad_ticks:  # once, not once per frame
+                self._bad_ticks.add(mode.name)
                 log.exception("mode %r failed in tick()", mode.name)
 
     def next_deadline(self) -> float | None:
