@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import Pyro4
 import pytest
 from conftest import ROOT, free_port, pixel, spawn_node, wait_for
+from nodeproc import node_process
 
 
 def pyrostage(
@@ -226,3 +227,20 @@ def test_member_arguments_are_checked_in_one_line(node, ns_args, args, words):
     assert "Traceback" not in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1, out.stderr
     assert words in out.stderr
+
+
+def test_list_group_shows_only_the_nodes_in_that_group(tmp_path, name_server, ns_args):
+    with node_process(tmp_path, name_server, "--group", "hall", name="red"), \
+            node_process(tmp_path, name_server, "--group", "yard", "--group", "hall",
+                         name="blue"), \
+            node_process(tmp_path, name_server, "--group", "yard", name="green"):
+        with name_server.proxy() as ns:  # another program's entry with the same tag
+            ns.register("weather.hall", "PYRO:thermo@127.0.0.1:1", metadata={"group:hall"})
+        listed = {}
+        for group in ("hall", "yard", "attic"):
+            out = pyrostage("list", *ns_args, "--group", group)
+            assert out.returncode == 0, out.stderr
+            listed[group] = {line.split()[1] for line in out.stdout.splitlines()
+                             if line.startswith("│") and "127.0.0.1:" in line}
+    assert listed == {"hall": {"red", "blue"}, "yard": {"blue", "green"}, "attic": set()}
+    assert "no nodes in group 'attic'" in out.stdout

@@ -152,3 +152,65 @@ def test_a_start_without_a_screen_prints_only_the_projects_own_lines(
     assert lines
     own = re.compile(r"^\d\d:\d\d:\d\d (DEBUG|INFO|WARNING|ERROR) [\w.]+: ")
     assert [line for line in lines if not own.match(line)] == []
+
+
+def one_clear_line(out: subprocess.CompletedProcess[str]) -> str:
+    """The failed command's only line on stderr (no traceback, non-zero exit)."""
+    assert out.returncode != 0, out.stdout
+    assert "Traceback" not in out.stdout + out.stderr, out.stderr
+    (line,) = out.stderr.strip().splitlines()
+    assert line.startswith("Error: ")
+    return line
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "args"),
+    [
+        ("PYRO_NS_PORT", "abc", ["list"]),
+        ("PYRO_COMMTIMEOUT", "soon", ["ctl", "red", "status"]),
+        ("PYRO_SOCK_REUSE", "maybe", ["plugins"]),
+    ],
+)
+def test_a_pyro_variable_pyro4_cannot_read_is_one_clear_line(variable, value, args):
+    """Pyro4 reads every PYRO_* variable as it is imported (before any subcommand runs)."""
+    line = one_clear_line(pyrostage(*args, env={variable: value}, timeout=GUARD))
+    assert f"{variable}={value!r}" in line
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["list"], ["ctl", "red", "status"], ["snapshot", "red", "x.png"],
+     ["plugins", "--config", "{file}"],
+     ["serve", "--name", "red", "--headless", "--gpio", "none", "--config", "{file}"]],
+    ids=["list", "ctl", "snapshot", "plugins", "serve"],
+)
+def test_a_config_file_that_is_not_toml_is_one_clear_line(tmp_path, args):
+    config_home = tmp_path / "config"
+    (config_home / "pyrostage").mkdir(parents=True)
+    config = config_home / "pyrostage" / "pyrostage.toml"
+    config.write_text("[node]\nns_port = = 9090\n")
+    args = [arg.format(file=config) for arg in args]
+    out = pyrostage(*args, env={"XDG_CONFIG_HOME": str(config_home)}, timeout=GUARD)
+    assert f"config file {config}: Invalid value (at line 2" in one_clear_line(out)
+
+
+def test_a_snapshot_into_a_missing_folder_is_one_clear_line(node, ns_args, tmp_path):
+    target = tmp_path / "no" / "such" / "red.png"
+    line = one_clear_line(pyrostage("snapshot", *ns_args, "red", str(target), timeout=GUARD))
+    assert str(target) in line and "does not exist" in line
+    assert not target.parent.exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["list", "--ns-port", "70000"], ["ns", "--port", "70000"],
+     ["serve", "--name", "red", "--headless", "--gpio", "none", "--port", "65536"],
+     ["demo", "--ns-port", "-1"]],
+    ids=["list", "ns", "serve", "demo"],
+)
+def test_a_port_out_of_range_is_a_usage_error(args):
+    out = pyrostage(*args, timeout=GUARD)
+    assert out.returncode == 2
+    assert "Traceback" not in out.stdout + out.stderr
+    (line,) = [line for line in out.stderr.splitlines() if line.startswith("Error")]
+    assert "not in the range" in line

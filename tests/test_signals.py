@@ -1,5 +1,7 @@
 """Stop signals: SIGINT and SIGTERM close together, in either order, idle or under load, with
 the CPU busy, stop a node cleanly (entry gone from the name server, store closed) every time.
+So does SIGHUP (the ssh terminal a node, ``ns`` or ``demo`` runs in closes), unless the process
+was started with it ignored (``nohup``).
 
 A terminal's Ctrl-C reaches the demo's nodes directly and the demo then sends them SIGTERM,
 so two signals milliseconds apart are the ordinary case, not a corner. With the CPU busy the
@@ -23,11 +25,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, NameServer, free_port, lookup_proxy, wait_for
+from conftest import ROOT, NameServer, free_port, lookup_proxy, spawn_node, wait_for
 from nodeproc import GUARD, node_process, registered_uri
 
 ORDERS = [(signal.SIGINT, signal.SIGTERM), (signal.SIGTERM, signal.SIGINT)]
 LOADS = ["idle", "reads", "changes"]
+HUP = {  # how SIGHUP is set when the process starts (whatever the test runner inherited)
+    "terminal": "import signal; signal.signal(signal.SIGHUP, signal.SIG_DFL)",
+    "nohup": "import signal; signal.signal(signal.SIGHUP, signal.SIG_IGN)",
+}
 
 
 @contextmanager
@@ -161,20 +167,27 @@ def test_ns_stops_on_two_signals(tmp_path: Path) -> None:
                 proc.wait()
 
 
-def test_ctrl_c_in_the_demo_terminal_stops_everything_cleanly(tmp_path: Path) -> None:
+def pyrostage_from(how: str, *args: str) -> list[str]:
+    """The command line of ``pyrostage ARGS`` started with SIGHUP set as ``HUP[how]``."""
+    return [sys.executable, "-c", f"{HUP[how]}\nfrom engine.cli import main\nmain()", *args]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGHUP], ids=["ctrl-c", "hangup"])
+def test_ctrl_c_in_the_demo_terminal_stops_everything_cleanly(tmp_path: Path, signum: int) -> None:
     """Ctrl-C reaches the demo and both its nodes (one process group); the demo then sends
-    each node SIGTERM too. Every node unregisters itself: none is left to the demo's kill."""
+    each node SIGTERM too. Every node unregisters itself: none is left to the demo's kill.
+    Closing the terminal (SIGHUP to the group) does the same."""
     log = tmp_path / "demo.log"
     with open(log, "wb") as out:
         demo = subprocess.Popen(
-            [sys.executable, "-m", "engine", "demo", "--ns-port", str(free_port()),
-             "--headless", "--state-dir", str(tmp_path / "demo")],
+            pyrostage_from("terminal", "demo", "--ns-port", str(free_port()),
+                           "--headless", "--state-dir", str(tmp_path / "demo")),
             cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
     try:
         wait_for(lambda: "Ctrl-C stops the demo" in log.read_text(), timeout=60)
         with busy_cpu():
-            os.killpg(demo.pid, signal.SIGINT)
+            os.killpg(demo.pid, signum)
             assert demo.wait(timeout=GUARD) == 0
     finally:
         if demo.poll() is None:
@@ -183,3 +196,111 @@ def test_ctrl_c_in_the_demo_terminal_stops_everything_cleanly(tmp_path: Path) ->
     text = log.read_text()
     assert "unregistered pyrostage.red" in text and "unregistered pyrostage.blue" in text
     assert "Traceback" not in text
+
+
+@contextmanager
+def node_started_from(
+    tmp_path: Path, ns: NameServer, how: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A node subprocess started with SIGHUP as ``HUP[how]``, yielded once it answers."""
+    with spawn_node(tmp_path, ns, "red", python_prelude=HUP[how]) as proc:
+
+        def answers() -> bool:
+            assert proc.poll() is None, f"node exited with {proc.returncode}"
+            if registered_uri(ns) is None:
+                return False
+            with lookup_proxy(ns, "red") as p:
+                return bool(p.node == "red")
+
+        wait_for(answers, timeout=GUARD)
+        yield proc
+
+
+HUP_SEQUENCES = [
+    (signal.SIGHUP,),
+    (signal.SIGINT, signal.SIGHUP),
+    (signal.SIGHUP, signal.SIGTERM, signal.SIGINT),
+]
+
+
+@pytest.mark.parametrize(
+    "signals", HUP_SEQUENCES, ids=["+".join(s.name for s in seq) for seq in HUP_SEQUENCES]
+)
+def test_a_closed_terminal_stops_the_node_cleanly(
+    tmp_path: Path, name_server: NameServer, signals: tuple[signal.Signals, ...]
+) -> None:
+    with node_started_from(tmp_path, name_server, "terminal") as proc:
+        for signum in signals:
+            proc.send_signal(signum)
+        assert proc.wait(timeout=GUARD) == 0
+    assert registered_uri(name_server) is None, "the node left its entry in the name server"
+    assert not (tmp_path / "state" / "red.sqlite3-wal").exists(), "the store was not closed"
+    assert "Traceback" not in (tmp_path / "red.log").read_text()
+
+
+def test_closing_the_terminal_stops_the_node_cleanly(
+    tmp_path: Path, name_server: NameServer
+) -> None:
+    """A real terminal: the node runs on a pseudo-terminal as its controlling terminal, which
+    is then closed (the kernel sends SIGHUP, and the node's output goes nowhere from then)."""
+    pty = pytest.importorskip("pty")
+    fcntl, termios = pytest.importorskip("fcntl"), pytest.importorskip("termios")
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        pyrostage_from("terminal", "serve", "--name", "red", "--host", "127.0.0.1",
+                       "--ns-host", name_server.host, "--ns-port", str(name_server.port),
+                       "--state-dir", str(tmp_path / "state"), "--headless",
+                       "--size", "320x180", "--gpio", "none"),
+        cwd=ROOT, stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+        preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+    )
+    os.close(slave)
+    try:
+        wait_for(lambda: registered_uri(name_server) is not None, timeout=GUARD)
+        os.close(master)
+        master = -1
+        assert proc.wait(timeout=GUARD) == 0
+    finally:
+        if master >= 0:
+            os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert registered_uri(name_server) is None, "the node left its entry in the name server"
+    assert not (tmp_path / "state" / "red.sqlite3-wal").exists(), "the store was not closed"
+
+
+def test_a_node_started_with_nohup_outlives_its_terminal(
+    tmp_path: Path, name_server: NameServer
+) -> None:
+    with node_started_from(tmp_path, name_server, "nohup") as proc:
+        proc.send_signal(signal.SIGHUP)
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.wait(timeout=1)
+        with lookup_proxy(name_server, "red") as p:
+            assert p.call("set_color", "navy") == [0, 0, 128]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=GUARD) == 0
+    assert registered_uri(name_server) is None
+
+
+@pytest.mark.parametrize(
+    "signals", [(signal.SIGHUP,), (signal.SIGHUP, signal.SIGINT)], ids=["HUP", "HUP+INT"]
+)
+def test_ns_stops_on_a_hangup(signals: tuple[signal.Signals, ...]) -> None:
+    proc = subprocess.Popen(
+        pyrostage_from("terminal", "ns", "--port", str(free_port())), cwd=ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    try:
+        out = proc.stdout
+        assert out is not None
+        wait_for(lambda: b"Ctrl-C stops it" in out.readline(), timeout=GUARD)
+        for signum in signals:
+            proc.send_signal(signum)
+        assert proc.wait(timeout=GUARD) == 0
+        assert b"Traceback" not in out.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

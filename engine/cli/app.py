@@ -6,10 +6,18 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 from typing import TYPE_CHECKING, Any
 
 import click
-import Pyro4.errors
+
+try:
+    import Pyro4.errors
+except ValueError as exc:  # Pyro4 reads every PYRO_* variable as it is imported
+    _bad = [f"{k}={v!r}" for k, v in sorted(os.environ.items())
+            if k.startswith("PYRO_") and (k in str(exc) or repr(v) in str(exc))]
+    raise SystemExit(f"Error: ValueError: the environment variable {' or '.join(_bad) or 'PYRO_*'}"
+                     f" is not a value Pyro4 accepts ({exc})") from None
 
 from engine import __version__
 from engine.base.config import TLS, load
@@ -18,10 +26,14 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 log = logging.getLogger("engine.cli")
+PORT = click.IntRange(0, 65535)
+"""A port to serve on (0: any free one)."""
+NS_PORT = click.IntRange(1, 65535)
 NS_OPTIONS = [
-    click.option("--ns-host", envvar="PYRO_NS_HOST", help="Name server host [PYRO_NS_HOST]."),
-    click.option("--ns-port", envvar="PYRO_NS_PORT", type=int,
-                 help="Name server port [PYRO_NS_PORT, default 9090]."),
+    click.option("--ns-host", envvar="PYRO_NS_HOST", show_envvar=True,
+                 help="Name server host (default localhost)."),
+    click.option("--ns-port", envvar="PYRO_NS_PORT", show_envvar=True, type=NS_PORT,
+                 help="Name server port (default 9090)."),
 ]
 ERRORS = (TypeError, ValueError, LookupError, TimeoutError, ConnectionError, RuntimeError,
           Pyro4.errors.PyroError, OSError)

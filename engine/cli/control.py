@@ -23,7 +23,8 @@ def list_(ns_host: str | None, ns_port: int | None, group: str | None) -> None:
     except ERRORS as exc:
         raise fail(exc) from None
     if not probes:
-        console().print(f"no nodes in the name server at {ctl.where}")
+        where = f"in group {group!r} " if group else ""
+        console().print(f"no nodes {where}in the name server at {ctl.where}", markup=False)
         return
     from rich.markup import escape
     from rich.table import Table
@@ -88,10 +89,16 @@ def ctl(ns_host: str | None, ns_port: int | None, node: str, command: str,
 @click.argument("file", type=click.Path(dir_okay=False, writable=True))
 def snapshot(ns_host: str | None, ns_port: int | None, node: str, file: str) -> None:
     """Save what NODE shows now as a PNG file."""
+    folder = Path(file).parent
+    if not folder.is_dir():  # found out before the node is asked
+        raise click.ClickException(f"cannot save to {file}: the folder {folder} does not exist")
     try:
         with controller(ns_host, ns_port) as ctl_:
             data = ctl_.member(node, "snapshot")
-        Path(file).write_bytes(data)
     except ERRORS as exc:
         raise fail(exc) from None
-    console().print(f"saved {len(data)} bytes to {file}")
+    try:
+        Path(file).write_bytes(data)
+    except OSError as exc:
+        raise click.ClickException(f"cannot save to {file}: {exc.strerror or exc}") from None
+    console().print(f"saved {len(data)} bytes to {file}", markup=False)

@@ -19,6 +19,8 @@ import click
 from engine.base.config import load, parse_size
 from engine.cli.app import (
     ERRORS,
+    NS_PORT,
+    PORT,
     console,
     controller,
     fail,
@@ -35,7 +37,7 @@ log = logging.getLogger("engine.cli")
 @main.command()
 @click.option("--name", help="Node name; registered as pyrostage.NAME.")
 @click.option("--host", help="Address to serve on (default 127.0.0.1; 'auto' = LAN address).")
-@click.option("--port", type=int, help="Port to serve on (default: any free port).")
+@click.option("--port", type=PORT, help="Port to serve on (default: any free port).")
 @ns_options
 @click.option("--embedded-ns", is_flag=True, default=None,
               help="Start a name server inside this node instead of finding one.")
@@ -87,7 +89,7 @@ def serve(config_path: str | None, verbose: bool, size: str | None, groups: tupl
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=9090, show_default=True, type=int)
+@click.option("--port", default=9090, show_default=True, type=PORT)
 def ns(host: str, port: int) -> None:
     """Run a Pyro4 name server (signed with PYROSTAGE_HMAC_KEY, TLS when configured)."""
     setup_logging(False)
@@ -158,7 +160,7 @@ def _this_command() -> str:
 
 
 @main.command()
-@click.option("--ns-port", default=9090, show_default=True, type=int)
+@click.option("--ns-port", default=9090, show_default=True, type=NS_PORT)
 @click.option("--headless", is_flag=True, help="No windows even where a screen exists.")
 @click.option("--state-dir", type=click.Path(file_okay=False), help="Where the demo keeps state.")
 def demo(ns_port: int, headless: bool, state_dir: str | None) -> None:
@@ -195,14 +197,16 @@ def demo(ns_port: int, headless: bool, state_dir: str | None) -> None:
                 return
         p = "" if ns_port == 9090 else f" --ns-port {ns_port}"
         me = _this_command()
-        console().print(f"""
-[bold]pyrostage demo[/bold]: name server 127.0.0.1:{ns_port}, nodes [red]red[/red] and \
-[blue]blue[/blue] (state in {state_dir}). In another terminal try:
+        console().print(f"\n[bold]pyrostage demo[/bold]: name server 127.0.0.1:{ns_port}, "
+                        "nodes [red]red[/red] and [blue]blue[/blue].", soft_wrap=True)
+        click.echo(f"""State in {state_dir}. In another terminal try (commands are never wrapped,
+so they can be copied whole):
 
   {me} list{p}
   {me} ctl{p} red colorsquare.set_color 255,0,0
   {me} ctl{p} blue set_color navyblue
   {me} ctl{p} red switch scoreboard
+  {me} ctl{p} red set_team "Red Foxes"
   {me} ctl{p} red add_points 10
   {me} ctl{p} red status
   {me} snapshot{p} blue blue.png

@@ -8,11 +8,16 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+"""Ctrl-C, ``kill`` or systemd, and the terminal closing (an ssh session that ends)."""
 
 
 def on_stop_signals(stop: Callable[[int], None]) -> None:
-    """Call ``stop(signum)`` for every SIGINT and SIGTERM, on a thread of its own.
+    """Call ``stop(signum)`` for every stop signal, on a thread of its own. A SIGHUP that was
+    ignored when the process started (``nohup``) stays ignored: the process outlives its
+    terminal as asked.
 
     Python runs a signal handler on the main thread, once that thread runs Python code again,
     while the kernel may hand the signal to any thread (it does when a second signal comes
@@ -26,6 +31,8 @@ def on_stop_signals(stop: Callable[[int], None]) -> None:
     writer.setblocking(False)
     signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
     for signum in STOP_SIGNALS:
+        if signum == getattr(signal, "SIGHUP", None) and signal.getsignal(signum) is signal.SIG_IGN:
+            continue
         signal.signal(signum, _noted)
 
     def watch() -> None:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 import select
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import Pyro4
 import Pyro4.errors
@@ -21,6 +22,9 @@ import serpent
 from engine.base import pyroconf
 from engine.base.config import HMAC_ENV, TLS
 from engine.base.names import GROUP_TAG, PREFIX, group_tag, object_name
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 FACADE_PROPERTIES = ("mode", "uptime", "node")
 FACADE_MEMBERS = ("status", "modes", "switch", "commands", "press", "snapshot", "ring",
@@ -35,10 +39,11 @@ MEMBER_PARAMS: dict[str, list[tuple[str, str]]] = {
 """Typed words for facade members are converted by these, as commands by ``commands()``."""
 NETWORK_ERRORS = (Pyro4.errors.ConnectionClosedError, Pyro4.errors.CommunicationError)
 CONNECT_TIMEOUT = 5.0
-"""Seconds a node gets to answer a new connection (a call then gets the controller's timeout),
-so a name-server entry pointing at a port that accepts and never answers costs no more."""
+"""Seconds in all a node gets to answer a new connection (a call then gets the controller's
+timeout for each read), so a name-server entry pointing at a port that accepts and never
+answers, or answers a byte at a time, costs no more."""
 PROBE_TIMEOUT = 3.0
-"""Seconds each node gets to answer ``status()`` in ``Controller.probe``."""
+"""Seconds in all each node gets to answer ``status()`` in ``Controller.probe``."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,8 @@ def convert_text(type_name: str, text: str) -> Any:
     kinds = [o for o in options if o != "None"] or ["str"]
     if len(kinds) == 1:
         return _convert(kinds[0], text)
-    for kind in sorted(kinds, key=lambda k: k in ("str", "any")):  # stable: declared order
+    text_like = ("str", "any", "choice")  # tried last; sorted() keeps the declared order
+    for kind in sorted(kinds, key=lambda k: k in text_like):
         try:
             return _convert(kind, text)
         except ValueError:
@@ -191,6 +197,18 @@ def _one_line(exc: BaseException) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
+def _silent(timeout: float) -> str:
+    return f"unreachable: did not answer within {timeout:g} s"
+
+
+def _hang_up(proxy: Pyro4.Proxy) -> None:
+    """Close a connection another thread is reading from (which wakes it: it ends); a proxy
+    still in its handshake has none yet."""
+    conn = proxy._pyroConnection
+    if conn is not None:
+        conn.close()
+
+
 def _closed_by_peer(proxy: Pyro4.Proxy) -> bool:
     """True when an idle proxy's socket is readable: the node closed it (it restarted), so a
     request sent on it would be lost without telling whether it ran."""
@@ -230,6 +248,7 @@ class Controller:
         self.timeout = timeout
         self._proxies: dict[str, Pyro4.Proxy] = {}
         self._commands: dict[str, dict[str, dict[str, Any]]] = {}
+        self._asking: dict[str, tuple[Future[Probe], Pyro4.Proxy]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -250,15 +269,14 @@ class Controller:
 
     def nodes(self, group: str | None = None) -> list[NodeInfo]:
         """Every node in the name server (optionally only those in ``group``)."""
-        with self.name_server() as ns:
+        with self.name_server() as ns:  # it filters on one thing: the group there, if any
             if group:
-                found = ns.list(prefix=PREFIX, metadata_all={group_tag(group)},
-                                return_metadata=True)
+                found = ns.list(metadata_all={group_tag(group)}, return_metadata=True)
             else:
                 found = ns.list(prefix=PREFIX, return_metadata=True)
         return [
             NodeInfo(name.removeprefix(PREFIX), str(uri), frozenset(meta))
-            for name, (uri, meta) in sorted(found.items())
+            for name, (uri, meta) in sorted(found.items()) if name.startswith(PREFIX)
         ]
 
     def lookup(self, node: str) -> str:
@@ -326,7 +344,8 @@ class Controller:
         self._commands = {k: v for k, v in self._commands.items()
                           if not k.startswith(f"{node}\0")}
         proxy = self.proxy(node, fresh=True)
-        spec = proxy.commands("*" if "." in command else None).get(command) or {}
+        commands = self._send(node, proxy, "commands", ("*" if "." in command else None,), {})
+        spec = commands.get(command) or {}
         return bool(spec.get("idempotent"))
 
     def member(self, node: str, name: str, *args: Any) -> Any:
@@ -342,18 +361,49 @@ class Controller:
         return serpent.tobytes(result) if name == "snapshot" else result
 
     def probe(self, nodes: list[NodeInfo], timeout: float = PROBE_TIMEOUT) -> list[Probe]:
-        """Ask every node for its status at once (a thread and a proxy each), so a silent
-        entry costs ``timeout`` once, whatever the count, and a foreign one breaks nothing."""
-        if not nodes:
-            return []
-        from concurrent.futures import ThreadPoolExecutor  # only `list` fans out
+        """Ask every node for its status at once and wait ``timeout`` in all: a silent or
+        dripping entry costs that once, whatever the count, and a foreign one breaks nothing.
 
-        with ThreadPoolExecutor(max_workers=min(32, len(nodes))) as pool:
-            return list(pool.map(lambda info: self._probe(info, timeout), nodes))
+        Pyro's timeout bounds each read, not a call (a byte every second keeps it waiting for
+        ever), so each entry is asked on a daemon thread of its own that nobody waits for past
+        the deadline, whose connection is then closed. An entry still hanging from an earlier
+        probe is not asked again (a shell listing every few seconds piles nothing up).
+        """
+        deadline = time.monotonic() + timeout
+        asked = [(info, self._ask(info, timeout)) for info in nodes]
+        probes = []
+        for info, (future, proxy) in asked:
+            try:
+                probe = future.result(max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                _hang_up(proxy)
+                probe = Probe(info, problem=_silent(timeout))
+            probes.append(replace(probe, info=info))  # two names may share an address
+        return probes
 
-    def _probe(self, info: NodeInfo, timeout: float) -> Probe:
+    def _ask(self, info: NodeInfo, timeout: float) -> tuple[Future[Probe], Pyro4.Proxy]:
+        from concurrent.futures import Future  # only `list` fans out
+
+        with self._lock:
+            if info.uri in self._asking:
+                return self._asking[info.uri]
+            future: Future[Probe] = Future()
+            proxy = pyroconf.proxy(info.uri, self.hmac_key, timeout)
+            self._asking[info.uri] = future, proxy
+
+        def run() -> None:
+            try:
+                future.set_result(self._probe(info, proxy, timeout))
+            finally:
+                with self._lock:
+                    self._asking.pop(info.uri, None)
+
+        threading.Thread(target=run, name=f"probe {info.name}", daemon=True).start()
+        return future, proxy
+
+    def _probe(self, info: NodeInfo, proxy: Pyro4.Proxy, timeout: float) -> Probe:
         try:
-            with pyroconf.proxy(info.uri, self.hmac_key, timeout) as p:
+            with proxy as p:
                 status = p.status()
         except AttributeError:  # no status() exposed: another program's object
             return Probe(info, problem="not a pyrostage node")
@@ -364,7 +414,7 @@ class Controller:
             if refusal is not None:
                 return Probe(info, problem=f"refused: {refusal}")
             if isinstance(exc, Pyro4.errors.TimeoutError):
-                return Probe(info, problem=f"unreachable: no answer within {timeout:g} s")
+                return Probe(info, problem=_silent(timeout))
             return Probe(info, problem=f"unreachable: {_one_line(exc)}")
         except Exception as exc:  # whatever a stranger's status() raised
             return Probe(info, problem=f"not a pyrostage node ({type(exc).__name__})")
@@ -418,11 +468,7 @@ class Controller:
         """One call (a property is read); a new connection gets ``CONNECT_TIMEOUT``."""
         try:
             if proxy._pyroConnection is None:
-                proxy._pyroTimeout = min(self.timeout, CONNECT_TIMEOUT)
-                try:
-                    proxy._pyroBind()
-                finally:
-                    proxy._pyroTimeout = self.timeout
+                self._connect(node, proxy)
             if member in FACADE_PROPERTIES:
                 return getattr(proxy, member)
             return getattr(proxy, member)(*args, **kwargs)
@@ -434,6 +480,39 @@ class Controller:
                 f"{node!r} in the name server at {self.where} is not a pyrostage node "
                 f"(its object has no {member!r})"
             ) from None
+
+    def _connect(self, node: str, proxy: Pyro4.Proxy) -> None:
+        """Bind ``proxy`` within ``CONNECT_TIMEOUT`` in all. Pyro's timeout bounds each read,
+        so a handshake answered a byte at a time would hold the caller for ever: the bind runs
+        on a daemon thread, left behind with its proxy (whose lock it holds) when time is up."""
+        from concurrent.futures import Future
+
+        bound: Future[None] = Future()
+
+        def bind() -> None:
+            try:
+                proxy._pyroBind()
+            except BaseException as exc:
+                bound.set_exception(exc)
+            else:
+                bound.set_result(None)
+
+        limit = min(self.timeout, CONNECT_TIMEOUT)
+        proxy._pyroTimeout = limit
+        threading.Thread(target=bind, name=f"connect {node}", daemon=True).start()
+        try:
+            error = bound.exception(limit)
+        except TimeoutError:
+            with self._lock:
+                if self._proxies.get(node) is proxy:
+                    del self._proxies[node]  # never released: that would wait for the bind
+            raise ConnectionError(
+                f"node {node!r} did not answer within {limit:g} s of connecting: it is busy "
+                "or not a pyrostage node; not retried"
+            ) from None
+        if error is not None:
+            raise error
+        proxy._pyroTimeout = self.timeout
 
     def _check_silent(
         self, node: str, member: str, args: tuple[Any, ...], exc: BaseException
@@ -462,8 +541,11 @@ class Controller:
     def close(self) -> None:
         with self._lock:
             proxies, self._proxies = list(self._proxies.values()), {}
+            asking = [proxy for _future, proxy in self._asking.values()]
         for p in proxies:
             p._pyroRelease()
+        for p in asking:
+            _hang_up(p)
 
     def __enter__(self) -> Controller:
         return self
