@@ -7,6 +7,7 @@ Commands are plain methods marked ``@command``; their type hints are their valid
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from engine.api.stageapi import Stage, State
 
 F = TypeVar("F", bound=Callable[..., Any])
+COMMAND_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 @dataclass
@@ -66,6 +68,11 @@ def command(
     """
 
     def mark(f: F) -> F:
+        if not COMMAND_NAME.match(f.__name__):  # a name no caller could ever call
+            raise TypeError(
+                f"command {f.__qualname__}: command names are lowercase letters, digits and _, "
+                f"starting with a letter (callers write them as mode.command)"
+            )
         doc = (f.__doc__ or "").strip().splitlines()
         f.__pyrostage_command__ = CommandSpec(  # type: ignore[attr-defined]
             name=f.__name__,

@@ -38,6 +38,20 @@ from engine.core.store import ENGINE, StateNotSaved, StateView, Store, plain
 log = logging.getLogger(__name__)
 
 
+RING_MAX = 30.0
+"""The longest a bell rings for one call: a stuck bell in a quiet hall is a bug, not a feature."""
+
+
+def ring_seconds(seconds: Any) -> float:
+    """``seconds`` checked for ``ring``: a number, more than 0, at most ``RING_MAX``."""
+    wanted = f"more than 0 and at most {RING_MAX:g}"
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise TypeError(f"seconds must be a number of seconds, {wanted}, got {short_repr(seconds)}")
+    if not 0 < seconds <= RING_MAX:  # also refuses nan
+        raise ValueError(f"seconds must be {wanted}, got {short_repr(seconds)}")
+    return float(seconds)
+
+
 class Outputs(Protocol):
     """The node's output pins (the bell), as the stage drives them."""
 
@@ -552,7 +566,9 @@ class Stage:
             self._delivery.release()
 
     def ring(self, seconds: float = 1.0, output: str = "bell") -> bool:
-        """Drive an output (the bell) for ``seconds`` without blocking; False if none exists."""
+        """Drive an output (the bell) for ``seconds`` (more than 0, at most 30) without
+        blocking; False if none exists."""
+        seconds = ring_seconds(seconds)
         if self.outputs is None:
             return False
         return self.outputs.pulse(output, seconds)

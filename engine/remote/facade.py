@@ -16,6 +16,7 @@ import Pyro4
 from engine import __version__
 from engine.api.images import encode_png, grab
 from engine.base.text import short
+from engine.core.stage import ring_seconds
 from engine.core.store import StateNotSaved
 
 if TYPE_CHECKING:
@@ -25,7 +26,6 @@ log = logging.getLogger(__name__)
 
 SOURCES = ("controller", "web", "shell")
 CLIENT_ERRORS = (TypeError, ValueError, LookupError, TimeoutError)
-RING_MAX = 30.0
 """Longest bell pulse in seconds a controller may ask for."""
 
 
@@ -131,11 +131,7 @@ class Facade:
     def ring(self, seconds: float = 1.0, output: str = "bell") -> bool:
         """Drive the bell (or another output) for ``seconds`` (more than 0, at most 30) in the
         background; returns at once, True if an output was driven (False: the node has none)."""
-        wanted = f"more than 0 and at most {RING_MAX:g}"
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
-            raise TypeError(f"seconds must be a number of seconds, {wanted}, got {short(seconds)}")
-        if not 0 < seconds <= RING_MAX:  # also refuses nan
-            raise ValueError(f"seconds must be {wanted}, got {short(seconds)}")
+        seconds = ring_seconds(seconds)
         outputs = ["bell", *sorted(set(self._node.pins.outputs.pins) - {"bell"})]
         if not isinstance(output, str):
             raise TypeError(f"output must be an output name ({', '.join(outputs)}), "

@@ -1,0 +1,54 @@
+"""Names no caller could use are refused where they are written, and a plugin's bell is held
+to the same bounds as a controller's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from engine import Mode, command, hookimpl
+from engine.core.plugins import get_plugin_manager
+
+
+def test_a_command_name_no_caller_could_call_is_refused_at_declaration():
+    with pytest.raises(TypeError, match="command names are lowercase letters, digits and _"):
+
+        class Loud(Mode):
+            name = "loud"
+
+            @command
+            def setColour(self) -> None:  # the mistake under test
+                """Camel case: listed, but every call would be refused."""
+
+
+class Bell(Mode):
+    name = "bell"
+
+    @command
+    def forever(self, seconds: float) -> bool:
+        """Ring for as long as asked (a plugin bug, if long)."""
+        return self.stage.ring(seconds)
+
+    def draw(self, surface: Any) -> None:
+        surface.fill((0, 0, 0))
+
+
+class BellPlugin:
+    @hookimpl
+    def register_modes(self, register: Any) -> None:
+        register(Bell)
+
+
+def test_a_plugin_cannot_ring_the_bell_for_ever(start_node):
+    pm, _ = get_plugin_manager()
+    plugin = BellPlugin()
+    pm.register(plugin, name="bell-test")
+    try:
+        node = start_node(pm=pm, outputs={"bell": 17})
+        with node.proxy() as p:
+            with pytest.raises(ValueError, match="more than 0 and at most 30"):
+                p.call("bell.forever", 1e9)
+            assert p.call("bell.forever", 0.05) in (True, False)
+    finally:
+        pm.unregister(plugin)
