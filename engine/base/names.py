@@ -5,6 +5,10 @@ Both sides use it: a node registers under these names, a controller lists and fi
 
 from __future__ import annotations
 
+ENTRY_POINTS = "pyrostage"
+"""The entry-point group every plugin (built-in or third-party) registers in."""
+BUILTIN = "pyrostage"
+"""The distribution whose entry points are the built-in plugins."""
 PREFIX = "pyrostage."
 NODE_TAG = "pyrostage.node"
 GROUP_TAG = "group:"

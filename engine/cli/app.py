@@ -91,8 +91,8 @@ def fail(exc: BaseException) -> click.ClickException:
 
 
 SUBCOMMANDS = {
-    "serve": "engine.cli.nodes", "ns": "engine.cli.nodes", "plugins": "engine.cli.nodes",
-    "demo": "engine.cli.nodes",
+    "serve": "engine.cli.nodes", "ns": "engine.cli.nodes", "demo": "engine.cli.nodes",
+    "plugins": "engine.cli.plugins",
     "list": "engine.cli.control", "ctl": "engine.cli.control", "snapshot": "engine.cli.control",
 }
 """Where each subcommand lives: its module is imported only when it is used (or for help)."""

@@ -1,4 +1,4 @@
-"""Subcommands that run node-side processes: ``serve``, ``ns``, ``plugins`` and ``demo``.
+"""Subcommands that run node-side processes: ``serve``, ``ns`` and ``demo``.
 Each imports the node side (pygame, pluggy, SQLite) only when it runs."""
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from engine.base.config import load, parse_size
+from engine.base.config import Config, load, parse_size
 from engine.cli.app import (
     ERRORS,
     NS_PORT,
@@ -39,7 +40,7 @@ log = logging.getLogger("engine.cli")
 @click.option("--host", help="Address to serve on (default 127.0.0.1; 'auto' = LAN address).")
 @click.option("--port", type=PORT, help="Port to serve on (default: any free port).")
 @ns_options
-@click.option("--embedded-ns", is_flag=True, default=None,
+@click.option("--embedded-ns/--no-embedded-ns", default=None,
               help="Start a name server inside this node instead of finding one.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="TOML config file (default: pyrostage.toml in the user config dir).")
@@ -51,27 +52,41 @@ log = logging.getLogger("engine.cli")
 @click.option("--group", "groups", multiple=True, help="Name-server group tag (repeatable).")
 @click.option("--mode", help="Mode to show on first start.")
 @click.option("--dispatch", type=click.Choice(["lock", "inbox"]), help="How changes serialize.")
+@click.option("--reload", is_flag=True,
+              help="Restart the node whenever a plugin's source changes (for plugin authors).")
+@click.option("--supervised", is_flag=True, hidden=True,
+              help="Stop when standard input closes (the --reload supervisor is gone).")
 @click.option("-v", "--verbose", is_flag=True)
 def serve(config_path: str | None, verbose: bool, size: str | None, groups: tuple[str, ...],
-          **flags: Any) -> None:
-    """Run one display node until Ctrl-C or SIGTERM."""
+          reload: bool, supervised: bool, **flags: Any) -> None:
+    """Run one display node until Ctrl-C or SIGTERM. With --reload (for plugin authors) it
+    runs as a child process, restarted on the same port whenever a plugin's source or the
+    config file changes; state is kept."""
     setup_logging(verbose)
+    if reload:
+        from engine.cli.reload import supervise
+
+        supervise(click.get_current_context(), _config(config_path, size, groups, flags))
+        return
     from engine.remote.node import Node
 
     requested = threading.Event()
     nodes: list[Node] = []
 
-    def stop(signum: int) -> None:
+    def stop(signum: int | None) -> None:
         if not requested.is_set():
-            log.info("%s: stopping", signal.Signals(signum).name)
+            why = signal.Signals(signum).name if signum else "the --reload supervisor is gone"
+            log.info("%s: stopping", why)
         requested.set()
         for node in nodes:
             node.stop()
 
     on_stop_signals(stop)  # from the start: a signal while the node starts stops it too
+    if supervised:
+        threading.Thread(target=_at_eof, args=(stop,), name="pyrostage-supervised",
+                         daemon=True).start()
     try:
-        cfg = load(config_path, size=parse_size(size) if size else None,
-                   groups=list(groups) or None, **flags)
+        cfg = _config(config_path, size, groups, flags)
         if cfg.headless:
             os.environ["SDL_VIDEODRIVER"] = "dummy"
         node = Node(cfg)
@@ -85,6 +100,26 @@ def serve(config_path: str | None, verbose: bool, size: str | None, groups: tupl
     except ERRORS as exc:  # e.g. the port is taken: one line (the traceback with -v)
         log.debug("the node could not serve", exc_info=True)
         raise fail(exc) from None
+
+
+def _config(config_path: str | None, size: str | None, groups: tuple[str, ...],
+            flags: dict[str, Any]) -> Config:
+    try:
+        return load(config_path, size=parse_size(size) if size else None,
+                    groups=list(groups) or None, **flags)
+    except ERRORS as exc:
+        raise fail(exc) from None
+
+
+def _at_eof(stop: Callable[[int | None], None]) -> None:
+    """Stop once standard input closes: the ``--reload`` supervisor holds its other end, so a
+    supervisor that was killed leaves no node behind."""
+    try:  # the file descriptor, not sys.stdin: its lock would stall the interpreter's exit
+        while os.read(0, 4096):
+            pass
+    except OSError:
+        pass
+    stop(None)
 
 
 @main.command()
@@ -115,36 +150,6 @@ def _serve_until(daemon: Any, stopping: threading.Event) -> None:
         pass
     daemon.shutdown()
     thread.join(timeout=2)
-
-
-@main.command()
-@click.option("--config", "config_path", type=click.Path(dir_okay=False),
-              help="TOML config file whose allow/deny lists apply.")
-def plugins(config_path: str | None) -> None:
-    """Installed plugins, the modes and commands each provides, and the ones skipped."""
-    from rich.markup import escape
-
-    from engine.core.plugins import collect, get_plugin_manager, report
-
-    try:
-        cfg = load(config_path)
-        pm, _ = get_plugin_manager(cfg.allow, cfg.block)
-    except ERRORS as exc:
-        raise fail(exc) from None
-    from rich.table import Table
-
-    table = Table("plugin", "distribution", "provides")
-    for name, entry in report(collect(pm)).items():
-        if "error" in entry:
-            table.add_row(name, "[red]failed[/red]", escape(entry["error"]))
-        elif "skipped" in entry:
-            table.add_row(name, "[yellow]skipped[/yellow]", entry["skipped"])
-        else:
-            provides = ", ".join(entry["provides"])
-            if "warning" in entry:
-                provides += f" [yellow]warning:[/yellow] {escape(entry['warning'])}"
-            table.add_row(name, f"{entry['distribution']} {entry['version']}", provides.strip())
-    console().print(table)
 
 
 def _this_command() -> str:

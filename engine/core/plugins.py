@@ -24,15 +24,15 @@ from pluggy import HookImpl
 
 from engine.api import hookspecs
 from engine.api.modes import Behaviour, Mode
+from engine.base.names import BUILTIN
+from engine.base.names import ENTRY_POINTS as GROUP
 from engine.base.text import short
 from engine.core.store import RESERVED
 
 log = logging.getLogger(__name__)
 
-GROUP = "pyrostage"
 ALLOW_ENV = "PYROSTAGE_PLUGINS"
 BLOCK_ENV = "PYROSTAGE_DISABLE_PLUGINS"
-BUILTIN = "pyrostage"  # the distribution whose entry points are the built-in plugins
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 """What a mode or behaviour may be called: its commands are called ``<name>.<command>``."""
 
