@@ -52,3 +52,44 @@ def test_a_plugin_cannot_ring_the_bell_for_ever(start_node):
             assert p.call("bell.forever", 0.05) in (True, False)
     finally:
         pm.unregister(plugin)
+
+
+class Board(Mode):
+    name = "board"
+
+    @command
+    def finish(self, which: str) -> None:
+        """Publish an event whose data has a key called name."""
+        self.publish("finished", name=which)
+
+    def draw(self, surface: Any) -> None:
+        surface.fill((0, 0, 0))
+
+
+class BoardPlugin:
+    heard: list[tuple[str, str, dict[str, Any]]]
+
+    def __init__(self) -> None:
+        self.heard = []
+
+    @hookimpl
+    def register_modes(self, register: Any) -> None:
+        register(Board)
+
+    @hookimpl
+    def pyrostage_event(self, stage: Any, source: str, name: str, data: dict[str, Any]) -> None:
+        if source == "board":
+            self.heard.append((source, name, data))
+
+
+def test_an_event_may_carry_a_key_called_name(start_node):
+    pm, _ = get_plugin_manager()
+    plugin = BoardPlugin()
+    pm.register(plugin, name="board-test")
+    try:
+        node = start_node(pm=pm)
+        with node.proxy() as p:
+            p.call("board.finish", "eggs")
+        assert plugin.heard == [("board", "finished", {"name": "eggs"})]
+    finally:
+        pm.unregister(plugin)

@@ -134,7 +134,7 @@ class Behaviour:
         for this behaviour and the rest of the status is unaffected. Default: ``{}``."""
         return {}
 
-    def publish(self, name: str, **data: Any) -> None:
+    def publish(self, name: str, /, **data: Any) -> None:
         """Publish event ``name`` from this behaviour (its ``source`` is ``self.name``) to
         every ``pyrostage_event`` hook and the controllers' event streams.
 
