@@ -18,7 +18,8 @@ from conftest import lookup_proxy, pixel, wait_for
 from nodeproc import node_process
 from PIL import Image
 
-from engine.core.store import StateView, Store
+from engine.core.state import StateView
+from engine.core.store import Store
 
 CORNER = (2, 2)  # away from the team name and the score
 BUILT_IN_CORNER = (17, 22, 48)

@@ -22,7 +22,8 @@ import pytest
 from conftest import ROOT, NameServer, lookup_proxy, wait_for
 from nodeproc import GUARD, kill9, node_process
 
-from engine.core.store import StateNotSaved, StateView, Store
+from engine.core.state import StateView
+from engine.core.store import StateNotSaved, Store
 
 
 class TinyDisk:

@@ -15,7 +15,7 @@ from engine import Behaviour, Length, Mode, Printable, Range, command, hookimpl
 from engine.api.signature import Signature
 from engine.api.validation import type_name
 from engine.api.wire import wire_cost
-from engine.control.controller import convert_text
+from engine.control.convert import convert_text
 from engine.core.plugins import collect, get_plugin_manager, new_plugin_manager
 
 # -- a command overridden in a subclass ---------------------------------------------------

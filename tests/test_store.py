@@ -116,7 +116,7 @@ def test_an_unreadable_file_is_moved_aside(tmp_path, caplog, damage):
 
 def test_values_changed_in_place_do_not_leak_past_a_failed_change(tmp_path):
     """A plugin that appends to a stored list and then fails leaves the list as it was."""
-    from engine.core.store import StateView
+    from engine.core.state import StateView
 
     store = Store(tmp_path / "s.sqlite3")
     view = StateView(store, "m")

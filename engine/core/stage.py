@@ -33,7 +33,8 @@ import pluggy
 from engine.api.modes import Behaviour, CommandSpec, Mode
 from engine.base.text import short as short_repr
 from engine.core.plugins import Registry, unused_tables, why
-from engine.core.store import ENGINE, StateNotSaved, StateView, Store, plain
+from engine.core.state import StateView, plain
+from engine.core.store import ENGINE, StateNotSaved, Store
 
 log = logging.getLogger(__name__)
 
