@@ -93,3 +93,14 @@ def test_an_event_may_carry_a_key_called_name(start_node):
         assert plugin.heard == [("board", "finished", {"name": "eggs"})]
     finally:
         pm.unregister(plugin)
+
+
+def test_engine_exports_exactly_the_plugin_api():
+    """``engine.__all__`` is written out for type checkers; it must say what ``engine.api``
+    says, so a name added to one is never missing from the other."""
+    import engine
+    import engine.api
+
+    assert sorted(engine.__all__) == sorted([*engine.api.__all__, "__version__"])
+    for name in engine.api.__all__:
+        assert getattr(engine, name) is getattr(engine.api, name)
