@@ -30,6 +30,7 @@ from PIL import Image
 from engine.base import config as config_module
 from engine.base import pyroconf
 from engine.base.pyroconf import harden
+from engine.control.controller import Controller
 from engine.core.plugins import BLOCK_ENV, get_plugin_manager
 from engine.remote.node import Node
 from engine.testing import NameServer, RunningNode, third_party_plugins
@@ -85,6 +86,28 @@ def start_node(tmp_path: Path, name_server: NameServer) -> Iterator[Callable[...
     for node in running:
         if node.thread.is_alive():
             node.stop()
+
+
+@pytest.fixture(scope="module")
+def camp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[NameServer, dict]]:
+    """Four subprocess nodes in groups (``fleetnodes.GROUPS``) and their name server, shared
+    by a module's tests: (name server, node name -> process)."""
+    from fleetnodes import four_nodes
+
+    ns = NameServer()
+    try:
+        with four_nodes(Path(tmp_path_factory.mktemp("camp")), ns) as procs:
+            yield ns, procs
+    finally:
+        ns.stop()
+
+
+@pytest.fixture
+def ctl(camp) -> Iterator[Controller]:
+    """A controller for the ``camp`` nodes."""
+    ns, _ = camp
+    with Controller(ns.host, ns.port, ns.hmac_key) as c:
+        yield c
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -45,11 +46,13 @@ def test_list_shows_the_node_with_mode_and_address(node, ns_args):
 def test_ctl_drives_the_node(node, ns_args, tmp_path):
     out = pyrostage("ctl", *ns_args, "red", "set_color", "255,0,0")
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[255, 0, 0]"
+    assert out.stdout.strip() == "red  ok: color is now 255,0,0"
     assert pyrostage("ctl", *ns_args, "red", "switch", "colorsquare").stdout.strip() \
-        == "colorsquare"
+        == "red  ok: switched to colorsquare"
     status = pyrostage("ctl", *ns_args, "red", "status")
-    assert '"mode": "colorsquare"' in status.stdout
+    assert status.stdout.startswith("red  ok: colorsquare · red · up ")
+    status = pyrostage("ctl", *ns_args, "red", "status", "--json")
+    assert json.loads(status.stdout)["red"]["result"]["mode"] == "colorsquare"
     png = tmp_path / "red.png"
     assert pyrostage("snapshot", *ns_args, "red", str(png)).returncode == 0
     assert pixel(png.read_bytes()) == (255, 0, 0)
@@ -59,7 +62,7 @@ def test_ns_location_from_pyro_environment(node, name_server):
     env = {"PYRO_NS_HOST": name_server.host, "PYRO_NS_PORT": str(name_server.port)}
     out = pyrostage("ctl", "red", "set_color", "blue", env=env)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[0, 0, 255]"
+    assert out.stdout.strip() == "red  ok: color is now 0,0,255"
 
 
 def test_typed_words_are_converted_by_the_declared_types(node, ns_args):
@@ -113,7 +116,7 @@ def test_demo_brings_up_two_nodes_that_list_shows_and_ctl_drives(tmp_path):
         listed = pyrostage("list", "--ns-port", port)
         assert "red" in listed.stdout and "blue" in listed.stdout
         assert pyrostage("ctl", "--ns-port", port, "blue", "set_color", "navy").stdout.strip() \
-            == "[0, 0, 128]"
+            == "blue  ok: color is now 0,0,128"
         png = tmp_path / "blue.png"
         assert pyrostage("snapshot", "--ns-port", port, "blue", str(png)).returncode == 0
         assert pixel(png.read_bytes()) == (0, 0, 128)
@@ -177,7 +180,7 @@ def test_serve_on_a_port_in_use_is_one_clear_line(tmp_path, name_server):
 def test_ctl_reaches_every_facade_member(node, ns_args):
     out = pyrostage("ctl", *ns_args, "red", "snapshot")
     assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("<") and "bytes>" in out.stdout
+    assert out.stdout.startswith("red  ok: PNG, ") and " bytes " in out.stdout
 
 
 def test_plugins_lists_the_ones_the_block_list_skipped():
@@ -194,20 +197,23 @@ def test_plugins_lists_the_ones_the_block_list_skipped():
 def test_colour_lists_as_the_readme_writes_them(node, ns_args, words):
     out = pyrostage("ctl", *ns_args, "red", "set_color", *words)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[10, 20, 30]"
+    assert out.stdout.strip() == "red  ok: color is now 10,20,30"
     with node.proxy() as p:
         assert pixel(p.snapshot()) == (10, 20, 30)
 
 
 def test_properties_are_members_too(node, ns_args):
     out = pyrostage("ctl", *ns_args, "red", "mode")
-    assert (out.returncode, out.stdout.strip()) == (0, "colorsquare"), out.stderr
+    assert (out.returncode, out.stdout.strip()) == (0, "red  ok: mode: colorsquare"), out.stderr
     out = pyrostage("ctl", *ns_args, "red", "mode", "scoreboard")
-    assert (out.returncode, out.stdout.strip()) == (0, "scoreboard"), out.stderr
+    assert (out.returncode, out.stdout.strip()) == (0, "red  ok: switched to scoreboard"), \
+        out.stderr
     with node.proxy() as p:
         assert p.mode == "scoreboard"
-    assert pyrostage("ctl", *ns_args, "red", "node").stdout.strip() == "red"
-    assert float(pyrostage("ctl", *ns_args, "red", "uptime").stdout) > 0
+    assert pyrostage("ctl", *ns_args, "red", "node").stdout.strip() == "red  ok: node: red"
+    assert pyrostage("ctl", *ns_args, "red", "uptime").stdout.startswith("red  ok: up ")
+    uptime = json.loads(pyrostage("ctl", *ns_args, "red", "uptime", "--json").stdout)
+    assert uptime["red"]["result"] > 0
 
 
 @pytest.mark.parametrize(

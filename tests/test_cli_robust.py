@@ -4,6 +4,7 @@ seconds, and no subcommand ever prints a traceback."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -108,14 +109,14 @@ def test_ctl_on_a_stranger_is_one_clear_line(node, foreign, ns_args, args, words
 def test_ctl_on_the_good_node_ignores_strangers(node, foreign, ns_args):
     out = pyrostage("ctl", *ns_args, "red", "set_color", "navy", timeout=GUARD)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[0, 0, 128]"
+    assert out.stdout.strip() == "red  ok: color is now 0,0,128"
 
 
 def test_an_unexpected_error_is_one_line_and_verbose_shows_the_details(node, foreign, ns_args):
     out = pyrostage("ctl", *ns_args, "broken", "status", timeout=GUARD)
     assert out.returncode == 1
     assert out.stderr.strip().splitlines() == [
-        "Error: ZeroDivisionError: division by zero (-v shows the details)"
+        "broken  error: ZeroDivisionError: division by zero (-v shows the details)"
     ]
     out = pyrostage("-v", "ctl", *ns_args, "broken", "status", timeout=GUARD)
     assert out.returncode == 1
@@ -214,3 +215,12 @@ def test_a_port_out_of_range_is_a_usage_error(args):
     assert "Traceback" not in out.stdout + out.stderr
     (line,) = [line for line in out.stderr.splitlines() if line.startswith("Error")]
     assert "not in the range" in line
+
+
+def test_list_json_gives_each_stranger_its_problem(node, foreign, ns_args):
+    out = pyrostage("list", *ns_args, "--json", timeout=GUARD)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["red"]["mode"] == "colorsquare" and doc["red"]["problem"] is None
+    assert doc["thermo"]["problem"] == "not a pyrostage node" and doc["thermo"]["status"] is None
+    assert doc["silent"]["problem"].startswith("unreachable")

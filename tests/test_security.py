@@ -360,7 +360,7 @@ def test_keyed_deployment_with_the_cli(tmp_path):
             done = cli("ctl", *where, "red", "set_color", "0,0,255",
                        env={"PYROSTAGE_HMAC_KEY": KEY.decode()})
             assert done.returncode == 0, done.stderr
-            assert done.stdout.strip() == "[0, 0, 255]"
+            assert done.stdout.strip() == "red  ok: color is now 0,0,255"
 
             xdg = tmp_path / "xdg"  # the key from the config file instead
             (xdg / "pyrostage").mkdir(parents=True)
@@ -368,7 +368,7 @@ def test_keyed_deployment_with_the_cli(tmp_path):
                 f'[node]\nhmac_key = "{KEY.decode()}"\n')
             done = cli("ctl", *where, "red", "get_color", env={"XDG_CONFIG_HOME": str(xdg)})
             assert done.returncode == 0, done.stderr
-            assert done.stdout.strip() == "[0, 0, 255]"
+            assert done.stdout.strip() == "red  ok: color: 0,0,255"
 
             for env_key in ({}, {"PYROSTAGE_HMAC_KEY": "guess"}):
                 done = cli("ctl", *where, "red", "set_color", "red", env=env_key)
@@ -487,7 +487,7 @@ client_key = "{c.client_key}"
         done = cli("ctl", "--ns-host", "127.0.0.1", "--ns-port", str(port), "tls", "get_color",
                    env={"XDG_CONFIG_HOME": str(xdg)})
         assert done.returncode == 0, done.stderr
-        assert done.stdout.strip() == "[0, 0, 255]"
+        assert done.stdout.strip() == "tls  ok: color: 0,0,255"
 
 
 # -- 5. limits ----------------------------------------------------------------------------

@@ -159,8 +159,8 @@ def test_ctl_on_a_slow_entry_is_one_clear_line(slow_entry, name_server):
                     "slow", "status", timeout=GUARD)
     assert out.returncode == 1
     assert out.stderr.strip().splitlines() == [
-        f"Error: ConnectionError: node 'slow' did not answer within {CONNECT_TIMEOUT:g} s of "
-        "connecting: it is busy or not a pyrostage node; not retried"
+        f"slow  error: ConnectionError: node 'slow' did not answer within "
+        f"{CONNECT_TIMEOUT:g} s of connecting: it is busy or not a pyrostage node; not retried"
     ]
 
 

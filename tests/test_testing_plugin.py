@@ -227,7 +227,8 @@ def test_a_node_process_keeps_an_acknowledged_change_through_a_power_cut(pyrosta
 
 
 def test_settings_reach_the_node_as_written(tmp_path):
-    settings = {"name": 'quo"te\\d \u00e9\n\x7f', "size": (640, 360), "timeout": 2.5,
+    settings = {"name": "red-2", "font": 'quo"te\\d \u00e9\n\x7f', "size": (640, 360),
+                "timeout": 2.5,
                 "groups": ["a", "b"], "buttons": {"main": 14, "second": {"pin": 15, "pull": "up"}},
                 "plugin_config": {"easter_egg": {"enable_on": date(2031, 8, 9), "points": 5},
                                   "lamp": {"dark": [1, 2, 3], "on": True}}}
@@ -235,8 +236,8 @@ def test_settings_reach_the_node_as_written(tmp_path):
     with file.open("rb") as fh:
         assert tomllib.load(fh)["plugins"]["allow"] == ["timer"]
     cfg = config_module.load(file)
-    assert (cfg.name, cfg.size, cfg.timeout, cfg.groups) == (settings["name"], (640, 360), 2.5,
-                                                             ["a", "b"])
+    assert (cfg.name, cfg.font, cfg.size, cfg.timeout, cfg.groups) == (
+        "red-2", settings["font"], (640, 360), 2.5, ["a", "b"])
     assert cfg.buttons["second"]["pin"] == 15 and cfg.buttons["main"]["edge"] == "falling"
     assert cfg.plugins == {"easter_egg": {"enable_on": date(2031, 8, 9), "points": 5},
                            "lamp": {"dark": [1, 2, 3], "on": True}}

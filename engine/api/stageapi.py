@@ -60,6 +60,14 @@ class Stage(Protocol):
         """Drive an output for ``seconds`` without blocking; False if there is none."""
         ...
 
+    def play(self, name: str) -> bool:
+        """Play a short synthesised sound without blocking: ``"tick"`` (a countdown second),
+        ``"go"``, ``"winner"`` or ``"place"``. True once handed to the main loop, which plays
+        it; False when the node has no sound device or ``[display] sound = false``;
+        ``LookupError`` for another name. Like ``ring`` it is not undone if the change later
+        raises."""
+        ...
+
     def request_redraw(self, mode: str | None = None) -> None:
         """Draw ``mode`` (default: the active one) again on the next frame."""
         ...

@@ -12,6 +12,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from engine.base.names import check_name, default_node_name
+
 APP = "pyrostage"
 HMAC_ENV = "PYROSTAGE_HMAC_KEY"
 
@@ -44,7 +46,7 @@ class TLS:
 
 @dataclass
 class Config:
-    name: str = "node"
+    name: str = field(default_factory=default_node_name)
     host: str = "127.0.0.1"
     port: int = 0
     ns_host: str | None = None
@@ -58,6 +60,8 @@ class Config:
     headless: bool = False
     fps: int = 30
     font: str | None = None
+    sound: bool = True
+    """Short synthesised sounds in a race where the node has audio (``[display] sound``)."""
     mode: str | None = None
     dispatch: str = "lock"
     timeout: float = 2.0
@@ -136,7 +140,7 @@ def load(path: str | Path | None = None, **overrides: Any) -> Config:
         cfg.state_dir = Path(node["state_dir"]).expanduser()
     if "size" in display:
         cfg.size = parse_size(display["size"])
-    for key in ("fullscreen", "headless", "fps", "font"):
+    for key in ("fullscreen", "headless", "fps", "font", "sound"):
         if key in display:
             setattr(cfg, key, display[key])
     if "backend" in gpio:
@@ -163,6 +167,9 @@ def load(path: str | Path | None = None, **overrides: Any) -> Config:
         if not hasattr(cfg, key):
             raise TypeError(f"unknown setting {key!r}")
         setattr(cfg, key, value)
+    cfg.name = check_name(cfg.name)
+    for group in cfg.groups:
+        check_name(group, "group name")
     enable_on = cfg.plugins.get("easter_egg", {}).get("enable_on")
     if isinstance(enable_on, str):
         cfg.plugins["easter_egg"]["enable_on"] = date.fromisoformat(enable_on)

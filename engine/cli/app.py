@@ -94,6 +94,8 @@ SUBCOMMANDS = {
     "serve": "engine.cli.nodes", "ns": "engine.cli.nodes", "demo": "engine.cli.nodes",
     "plugins": "engine.cli.plugins",
     "list": "engine.cli.control", "ctl": "engine.cli.control", "snapshot": "engine.cli.control",
+    "shell": "engine.cli.shell", "watch": "engine.cli.watch", "race": "engine.cli.race",
+    "preset": "engine.cli.presets",
 }
 """Where each subcommand lives: its module is imported only when it is used (or for help)."""
 
@@ -141,9 +143,19 @@ def main(verbose: bool) -> None:
         setup_logging(True)
 
 
-def controller(ns_host: str | None, ns_port: int | None) -> Any:
-    """A controller for the name server at ns_host:ns_port, with the shared key and TLS."""
+def fleet(ns_host: str | None, ns_port: int | None, timeout: float | None = None,
+          source: str = "controller") -> Any:
+    """A ``Fleet`` (parallel calls by selector) on ``controller(ns_host, ns_port, source)``;
+    close it with ``with``, which also closes its controller."""
+    from engine.control.fleet import DEFAULT_TIMEOUT, Fleet
+
+    return Fleet(controller(ns_host, ns_port, source), timeout or DEFAULT_TIMEOUT, own=True)
+
+
+def controller(ns_host: str | None, ns_port: int | None, source: str = "controller") -> Any:
+    """A controller for the name server at ns_host:ns_port, with the shared key and TLS;
+    the nodes journal its changes as made by ``source`` (``shell``, ``race``...)."""
     from engine.control.controller import Controller
 
     key, tls = security()
-    return Controller(ns_host, ns_port, hmac_key=key, tls=tls)
+    return Controller(ns_host, ns_port, hmac_key=key, tls=tls, source=source)

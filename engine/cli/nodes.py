@@ -164,12 +164,22 @@ def _this_command() -> str:
         return str(mine)
 
 
+DEMO_NODES = {"red": "red", "blue": "blue", "green": "green", "gold": "gold1",
+              "purple": "purple", "orange": "orange1", "teal": "cyan", "pink": "pink1"}
+"""The demo's nodes, in order, with the terminal colour each is named in; all in ``teams``."""
+DEMO_GROUP = "teams"
+
+
 @main.command()
+@click.option("--nodes", "count", default=2, show_default=True,
+              type=click.IntRange(1, len(DEMO_NODES)),
+              help=f"How many nodes: {', '.join(DEMO_NODES)}, in that order.")
 @click.option("--ns-port", default=9090, show_default=True, type=NS_PORT)
 @click.option("--headless", is_flag=True, help="No windows even where a screen exists.")
 @click.option("--state-dir", type=click.Path(file_okay=False), help="Where the demo keeps state.")
-def demo(ns_port: int, headless: bool, state_dir: str | None) -> None:
-    """An embedded name server and two nodes, "red" and "blue", on this machine."""
+def demo(count: int, ns_port: int, headless: bool, state_dir: str | None) -> None:
+    """An embedded name server and N nodes (default 2: "red" and "blue") on this machine,
+    all in group "teams": rehearse a camp's screens from one terminal."""
     setup_logging(False)
     from engine.base.pyroconf import serve_ns
 
@@ -185,38 +195,25 @@ def demo(ns_port: int, headless: bool, state_dir: str | None) -> None:
         import platformdirs
 
         state_dir = str(Path(platformdirs.user_state_dir("pyrostage")) / "demo")
+    names = list(DEMO_NODES)[:count]
+    size = "640x360" if count <= 2 else "480x270"
     children = []
-    for name, size in (("red", "640x360"), ("blue", "640x360")):
+    for name in names:
         cmd = [sys.executable, "-m", "engine", "serve", "--name", name, "--ns-host", "127.0.0.1",
-               "--ns-port", str(ns_port), "--state-dir", state_dir, "--size", size]
+               "--ns-port", str(ns_port), "--state-dir", state_dir, "--size", size,
+               "--group", DEMO_GROUP]
         if headless:
             cmd.append("--headless")
         children.append(subprocess.Popen(cmd))
     try:
         ctl_ = controller("127.0.0.1", ns_port)
-        deadline = time.monotonic() + 60
-        while {n.name for n in ctl_.nodes()} < {"red", "blue"}:
+        deadline = time.monotonic() + 30 + 15 * count
+        while {n.name for n in ctl_.nodes()} < set(names):
             if time.monotonic() > deadline or any(c.poll() is not None for c in children):
                 raise click.ClickException("the demo nodes did not come up; see the log above")
             if stopping.wait(0.2):
                 return
-        p = "" if ns_port == 9090 else f" --ns-port {ns_port}"
-        me = _this_command()
-        console().print(f"\n[bold]pyrostage demo[/bold]: name server 127.0.0.1:{ns_port}, "
-                        "nodes [red]red[/red] and [blue]blue[/blue].", soft_wrap=True)
-        click.echo(f"""State in {state_dir}. In another terminal try (commands are never wrapped,
-so they can be copied whole):
-
-  {me} list{p}
-  {me} ctl{p} red colorsquare.set_color 255,0,0
-  {me} ctl{p} blue set_color navyblue
-  {me} ctl{p} red switch scoreboard
-  {me} ctl{p} red set_team "Red Foxes"
-  {me} ctl{p} red add_points 10
-  {me} ctl{p} red status
-  {me} snapshot{p} blue blue.png
-
-Ctrl-C stops the demo.""")
+        _print_demo_help(names, ns_port, state_dir)
         while not stopping.wait(0.5):
             if all(c.poll() is not None for c in children):
                 break
@@ -230,3 +227,28 @@ Ctrl-C stops the demo.""")
             except subprocess.TimeoutExpired:
                 c.kill()
         daemon.shutdown()
+
+
+def _print_demo_help(names: list[str], ns_port: int, state_dir: str) -> None:
+    """What to try next, never wrapped, so each command can be copied whole."""
+    p = "" if ns_port == 9090 else f" --ns-port {ns_port}"
+    me = _this_command()
+    first, last = names[0], names[-1]
+    shown = ", ".join(f"[{DEMO_NODES[n]}]{n}[/]" for n in names)
+    console().print(f"\n[bold]pyrostage demo[/bold]: name server 127.0.0.1:{ns_port}, "
+                    f"nodes {shown} (group {DEMO_GROUP}).", soft_wrap=True)
+    click.echo(f"""State in {state_dir}. In another terminal try (commands are never wrapped,
+so they can be copied whole):
+
+  {me} list{p}
+  {me} ctl{p} all status
+  {me} ctl{p} {first} colorsquare.set_color 255,0,0
+  {me} ctl{p} @{DEMO_GROUP} switch scoreboard
+  {me} ctl{p} {first} set_team "Red Foxes"
+  {me} ctl{p} {first} add_points 10
+  {me} watch{p}
+  {me} race{p} @{DEMO_GROUP}
+  {me} shell{p}
+  {me} snapshot{p} {last} {last}.png
+
+Ctrl-C stops the demo.""")

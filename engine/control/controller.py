@@ -28,14 +28,16 @@ if TYPE_CHECKING:
     from concurrent.futures import Future
 
 FACADE_PROPERTIES = ("mode", "uptime", "node")
-FACADE_MEMBERS = ("status", "modes", "switch", "commands", "press", "snapshot", "ring",
-                  *FACADE_PROPERTIES)
-IDEMPOTENT_MEMBERS = {"status", "modes", "switch", "commands", "snapshot", *FACADE_PROPERTIES}
+FACADE_MEMBERS = ("status", "modes", "switch", "commands", "press", "snapshot", "ring", "clock",
+                  "events_since", *FACADE_PROPERTIES)
+IDEMPOTENT_MEMBERS = {"status", "modes", "switch", "commands", "snapshot", "clock",
+                      "events_since", *FACADE_PROPERTIES}
 MEMBER_PARAMS: dict[str, list[tuple[str, str]]] = {
     "switch": [("mode", "str")],
     "commands": [("mode", "str|None")],
     "press": [("button", "str")],
     "ring": [("seconds", "float"), ("output", "str")],
+    "events_since": [("seq", "int"), ("boot", "str|None")],
 }
 """Typed words for facade members are converted by these, as commands by ``commands()``."""
 NETWORK_ERRORS = (Pyro4.errors.ConnectionClosedError, Pyro4.errors.CommunicationError)
@@ -122,9 +124,20 @@ class Controller:
         self.hmac_key = hmac_key.encode() if isinstance(hmac_key, str) else hmac_key
         self.timeout = timeout
         self._proxies: dict[str, Pyro4.Proxy] = {}
+        self._known: dict[str, str] = {}
         self._commands: dict[str, dict[str, dict[str, Any]]] = {}
         self._asking: dict[str, tuple[Future[Probe], Pyro4.Proxy]] = {}
         self._lock = threading.Lock()
+
+    def clone(self, timeout: float | None = None) -> Controller:
+        """A controller with the same name server, key and source, for another thread."""
+        return Controller(self.ns_host, self.ns_port, self.hmac_key,
+                          self.timeout if timeout is None else timeout, source=self.source)
+
+    def remember(self, node: str, uri: str) -> None:
+        """Use ``uri`` (from a listing just made) for the first proxy of ``node``, saving a
+        lookup; a reconnection looks it up again."""
+        self._known[node] = uri
 
     @property
     def where(self) -> str:
@@ -169,7 +182,7 @@ class Controller:
         with self._lock:
             if not fresh and node in self._proxies:
                 return self._proxies[node]
-        uri = self.lookup(node)
+        uri = (None if fresh else self._known.pop(node, None)) or self.lookup(node)
         p = pyroconf.proxy(uri, self.hmac_key, self.timeout)
         with self._lock:
             old = self._proxies.pop(node, None)
@@ -208,8 +221,12 @@ class Controller:
     def call(self, node: str, command: str, *args: Any, **kwargs: Any) -> Any:
         """Run a command (one round trip). If the connection is lost, the node is looked up
         again and asked whether the command is safe to repeat; only then is it retried once."""
-        if self.source != "controller":
-            return self._invoke(node, "call_as", self.source, command, *args,
+        return self.call_as(self.source, node, command, *args, **kwargs)
+
+    def call_as(self, source: str, node: str, command: str, *args: Any, **kwargs: Any) -> Any:
+        """``call`` journaled as made by ``source`` (``web``, ``shell``, ``race``)."""
+        if source != "controller":
+            return self._invoke(node, "call_as", source, command, *args,
                                 idempotent=lambda: self._idempotent(node, command), **kwargs)
         return self._invoke(node, "call", command, *args,
                             idempotent=lambda: self._idempotent(node, command), **kwargs)
@@ -396,8 +413,10 @@ class Controller:
         if isinstance(exc, Pyro4.errors.TimeoutError):
             self._forget(node)
             what = str(args[1] if member == "call_as" else args[0])[:60] if args else ""
+            doing = ("when asked for its commands" if member == "commands"
+                     else f"{member} {what}".strip())
             raise ConnectionError(
-                f"node {node!r} did not answer {member} {what} in time: it is busy or not "
+                f"node {node!r} did not answer {doing} in time: it is busy or not "
                 "answering; not retried"
             ) from None
 
@@ -412,6 +431,13 @@ class Controller:
             p = self._proxies.pop(node, None)
         if p is not None:
             p._pyroRelease()
+
+    def hang_up(self) -> None:
+        """Close every connection from any thread, waking a call stuck reading (it fails)."""
+        with self._lock:
+            proxies = list(self._proxies.values())
+        for p in proxies:
+            _hang_up(p)
 
     def close(self) -> None:
         with self._lock:

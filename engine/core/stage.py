@@ -58,6 +58,17 @@ class Outputs(Protocol):
 
     def pulse(self, name: str, seconds: float) -> bool: ...
 
+
+class Speaker(Protocol):
+    """The node's sounds (``engine.hardware.sound.Sound``), as the stage drives them."""
+
+    on_main: Callable[[Callable[[], Any]], None] | None
+
+    def check(self, name: Any) -> str: ...
+    @property
+    def usable(self) -> bool: ...
+    def play(self, name: str) -> bool: ...
+
 DRAW_LOCK_WAIT = 0.1
 """Seconds a frame waits for the engine lock before it is skipped (a plugin is stuck)."""
 DELIVERY_RETRY = 0.05
@@ -87,6 +98,7 @@ class Stage:
         clock: Callable[[], float] = time.monotonic,
         today: Callable[[], date] = date.today,
         outputs: Outputs | None = None,
+        sound: Speaker | None = None,
     ):
         if dispatch not in DISPATCH:
             raise ValueError(f"dispatch must be one of {DISPATCH}, got {dispatch!r}")
@@ -100,6 +112,9 @@ class Stage:
         self.clock = clock
         self.today = today
         self.outputs = outputs
+        self.sound = sound
+        if sound is not None:
+            sound.on_main = self._soon
         self.started = clock()
         self.lock = threading.RLock()
         self.wake = threading.Event()
@@ -573,6 +588,26 @@ class Stage:
         if self.outputs is None:
             return False
         return self.outputs.pulse(output, seconds)
+
+    def play(self, name: str) -> bool:
+        """Play a short synthesised sound (``tick``, ``go``, ``winner``, ``place``) without
+        blocking: it plays on the main loop's next pass (SDL wants its audio there). False if
+        the node has no sound, it is switched off, or its device failed lately."""
+        if self.sound is None:
+            if not isinstance(name, str):
+                raise TypeError(f"a sound's name is a string, got {type(name).__name__}")
+            return False
+        sound = self.sound
+        name = sound.check(name)
+        if not sound.usable:
+            return False
+        self._soon(lambda: sound.play(name))
+        return True
+
+    def _soon(self, job: Callable[[], Any]) -> None:
+        """Run ``job()`` on the main loop's next pass; nobody waits for it."""
+        self._tasks.put(("job", lambda _surface: job(), Future()))
+        self.wake.set()
 
     # -- buttons ------------------------------------------------------------------------
 

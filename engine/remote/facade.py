@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 import Pyro4
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("controller", "web", "shell")
+SOURCES = ("controller", "web", "shell", "race")
 CLIENT_ERRORS = (TypeError, ValueError, LookupError, TimeoutError)
 """Longest bell pulse in seconds a controller may ask for."""
 
@@ -140,6 +141,35 @@ class Facade:
             raise ValueError(f"output must be one of {', '.join(outputs)}; got {short(output)}")
         return bool(self._guard("ring", self._stage.ring, float(seconds), output))
 
+    def clock(self) -> dict[str, float]:
+        """The node's clocks now, read together: ``monotonic`` (the stage clock that button
+        times, timers and ``timer.start_at`` use) and ``wall`` (``time.time()``, which event
+        and journal times use; a Pi without a real-time clock may have it wrong). A
+        controller measures its offset to them NTP-style (``engine.control.clock``)."""
+        return {"monotonic": self._stage.clock(), "wall": time.time()}
+
+    def events_since(self, seq: int, boot: str | None = None) -> dict[str, Any]:
+        """This node's event records after ``seq`` (0: from the start), oldest first, at most
+        500 (``more``: ask again from the last one). ``boot`` is the boot the seq came from:
+        when the node has restarted since, the records start at this boot's beginning.
+        ``complete`` is False when records were lost (the log keeps the newest 2000, or the
+        node restarted); ``missed`` counts those lost from this boot. Also ``boot``, ``seq``
+        (the newest) and ``now`` (the node's wall time)."""
+        return self._node.events.since(seq, boot)
+
+    def subscribe(self, uri: str, lease: float = 60) -> dict[str, Any]:
+        """Push every event record after the returned ``seq`` to the Pyro object at ``uri``
+        (a ``PYRO:`` URI string, never a proxy), calling its ``events(records)`` with
+        batches, until ``lease`` seconds (1 to 3600) pass; subscribing again with the same
+        uri renews the lease and returns the same ``id``. A subscriber that fails three
+        pushes in a row, or falls 1000 records behind (the oldest are dropped), catches up
+        with ``events_since``. Returns ``id``, ``boot`` and ``seq``."""
+        return self._node.events.subscribe(uri, lease)
+
+    def unsubscribe(self, id: str) -> bool:
+        """Stop pushing events to subscriber ``id``; False if it was not subscribed."""
+        return self._node.events.unsubscribe(id)
+
     def snapshot(self) -> bytes:
         """What is on the screen now, as PNG bytes."""
         size, rgb = self._stage.on_main(grab)
@@ -161,6 +191,7 @@ class Facade:
             "dispatch": self._stage.dispatch,
             "store": node.store.report(),
             "draw_error": self._stage.draw_error,
+            "events": node.events.report(),
             "registration": (node.registrar.report() if node.registrar is not None
                              else {"registered": False, "conflict": None}),
         }

@@ -26,6 +26,9 @@ from engine.core.stage import Stage
 from engine.core.store import Store
 from engine.hardware.display import Display
 from engine.hardware.gpio import ButtonPin, Buttons, Pins, make_backend
+from engine.hardware.sound import Sound
+from engine.remote.events import PLUGIN_NAME as EVENTS_PLUGIN
+from engine.remote.events import EventLog
 from engine.remote.facade import Facade
 from engine.remote.registrar import Registrar
 
@@ -77,17 +80,20 @@ class Node:
             extra["clock"] = clock
         if today is not None:
             extra["today"] = today
+        self.sound = Sound(config.sound)
         try:
             self.stage = Stage(
                 config.name, pm, self.registry, self.store,
                 plugin_config=config.plugins, default_mode=config.mode,
                 dispatch=config.dispatch, timeout=config.timeout, outputs=self.pins.outputs,
-                **extra,
+                sound=self.sound, **extra,
             )
         except BaseException:  # e.g. no modes installed: release what is already claimed
             self.pins.close()
             self.store.close()
             raise
+        self.events = EventLog(config.name, config.key())
+        pm.register(self.events, name=EVENTS_PLUGIN)
         self.display = Display(config.size, config.fullscreen, config.headless, config.fps,
                                title=f"pyrostage: {config.name}")
         drawing.set_font_path(config.font)
@@ -173,8 +179,12 @@ class Node:
             self.stage.shutdown()
         except Exception:
             log.exception("a plugin failed during shutdown")
+        self.events.close()  # after the last events went out to it
+        if self.pm.is_registered(self.events):
+            self.pm.unregister(self.events)
         self.pins.close()
         self.store.close()
+        self.sound.close()
         self.display.close()
 
     # -- reports for status() ---------------------------------------------------------------
@@ -185,7 +195,7 @@ class Node:
     def display_report(self) -> dict[str, Any]:
         d = self.display
         return {"size": list(d.size), "headless": d.headless, "window": d.window,
-                "fullscreen": d.fullscreen, "frames": d.frames}
+                "fullscreen": d.fullscreen, "frames": d.frames, "sound": self.sound.report()}
 
     def gpio_report(self) -> dict[str, Any]:
         """Buttons in key order (``sim``: space and 1 = the first), the pin of each (None:

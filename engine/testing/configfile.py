@@ -14,7 +14,7 @@ from typing import Any
 SECTIONS = {
     "node": ("name", "host", "port", "ns_host", "ns_port", "groups", "mode", "dispatch",
              "timeout", "state_dir"),
-    "display": ("size", "headless", "fps", "font"),
+    "display": ("size", "headless", "fps", "font", "sound"),
     "gpio": ("backend", "debounce_ms", "release_ms", "buttons", "outputs"),
 }
 SETTINGS = ("mode", "size", "dispatch", "timeout", "fps", "font", "groups", "buttons",

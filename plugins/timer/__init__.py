@@ -1,8 +1,12 @@
 """timer: a race stopwatch and countdown, stopped by the big button.
 
 The main button stops a running timer at the moment its edge was seen, not when the main loop
-got round to it. It publishes ``timer_started``, ``timer_stopped`` (elapsed, source) and
-``countdown_finished`` events, and journals every result (``results``).
+got round to it. A race (``start_at``) starts at an instant of the node's clock after a
+countdown on the screen; ``place`` shows WINNER, 2nd ... under the team's name. It publishes
+``timer_armed`` (at, title, ahead), ``timer_started`` (a race's: at, title, late),
+``false_start`` (at, early, title), ``timer_cancelled``, ``timer_stopped`` (elapsed, source),
+``timer_placed`` (place, title, elapsed) and ``countdown_finished`` events, journals every
+result (``results``), and plays short sounds where the node has them.
 """
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
-"""How the timer looks: big digits, a caption saying what the timer is doing, and for a
-countdown a bar of the time left. pygame, so ``draw`` on the main thread only.
+"""How the timer looks: big digits, a caption saying what the timer is doing, for a
+countdown a bar of the time left, and in a race the team's name above and its place below.
+pygame, so ``draw`` on the main thread only.
 """
 
 from __future__ import annotations
 
 import pygame
 
-from engine import RGB, centred, fit_text
+from engine import RGB, centred, contrast, fit_text
 
 TOP: RGB = (20, 24, 38)
 BOTTOM: RGB = (6, 7, 12)
@@ -18,7 +19,19 @@ CAPTIONS: dict[str, RGB] = {
     "countdown": (90, 200, 255),
     "stopped": (255, 196, 60),
     "time!": (255, 80, 80),
+    "get ready": (90, 200, 255),
 }
+TITLE: RGB = (225, 230, 245)
+PLACES: dict[int, RGB] = {1: (255, 196, 40), 2: (200, 206, 218), 3: (214, 140, 70)}
+OTHER_PLACE: RGB = (110, 140, 210)
+
+
+def place_text(place: int) -> str:
+    """``WINNER`` for 1, else the ordinal: ``2nd``, ``3rd``, ``4th`` ... ``11th``, ``21st``."""
+    if place == 1:
+        return "WINNER"
+    suffix = "th" if 10 <= place % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(place % 10, "th")
+    return f"{place}{suffix}"
 
 
 def format_time(seconds: float) -> str:
@@ -46,16 +59,25 @@ class Look:
         return self._background
 
     def draw(
-        self, surface: pygame.Surface, text: str, caption: str, progress: float | None
+        self, surface: pygame.Surface, text: str, caption: str, progress: float | None,
+        title: str = "", place: int = 0,
     ) -> None:
+        """The big ``text``; above it the ``title`` (the team); below it the caption, or for a
+        race that is over the ``place`` on a banner."""
         w, h = surface.get_size()
         surface.blit(self.background((w, h)), (0, 0))
         accent = CAPTIONS.get(caption, DIGITS)
+        if title:
+            fitted = fit_text(title, int(w * 0.9), max(8, h // 9))
+            centred(surface, fitted.text, fitted.size, TITLE, (w // 2, int(h * 0.12)))
         # fit the widest text of this length, so the digits do not jump size as they change
         template = "".join("8" if c.isdigit() else c for c in text)
         size = fit_text(template, int(w * 0.9), int(h * 0.42)).size
         centred(surface, text, size, DIGITS, (w // 2, int(h * 0.45)),
                 shadow=SHADOW, shadow_offset=max(1, round(5 * h / 720)))
+        if place:
+            self.banner(surface, place)
+            return
         label = max(8, h // 11)
         centred(surface, caption.upper(), label, accent, (w // 2, int(h * 0.76)))
         if progress is not None:
@@ -65,3 +87,12 @@ class Look:
             filled = int(bar_w * max(0.0, min(1.0, progress)))
             if filled:
                 pygame.draw.rect(surface, accent, (x, y, filled, bar_h), border_radius=bar_h // 2)
+
+    def banner(self, surface: pygame.Surface, place: int) -> None:
+        """The place across the lower part of the screen: gold, silver, bronze, then blue."""
+        w, h = surface.get_size()
+        colour = PLACES.get(place, OTHER_PLACE)
+        band = pygame.Rect(int(w * 0.15), int(h * 0.68), int(w * 0.7), int(h * 0.22))
+        pygame.draw.rect(surface, colour, band, border_radius=max(2, band.height // 5))
+        fitted = fit_text(place_text(place), int(band.width * 0.9), int(band.height * 0.8))
+        centred(surface, fitted.text, fitted.size, contrast(colour), band.center)
