@@ -71,11 +71,13 @@ def tour() -> list[tuple[int, str, list[str]]]:
 
 
 def nodes_named(commands: list[tuple[int, str, list[str]]]) -> set[str]:
-    """The nodes the tour drives: the first argument after ``ctl`` or ``snapshot``."""
-    names = set()
+    """The nodes the tour drives by name (the selector after ``ctl`` or ``snapshot``;
+    ``all`` and ``@group`` name none; red and blue are the demo's two)."""
+    names = {"red", "blue"}
     for _, _, args in commands:
         if args[0] in ("ctl", "snapshot"):
-            names.add(next(a for a in args[1:] if not a.startswith("-")))
+            selector = next(a for a in args[1:] if not a.startswith("-"))
+            names.update(p for p in selector.split(",") if p != "all" and not p.startswith("@"))
     return names
 
 
@@ -84,7 +86,8 @@ def demo(tmp_path, name_server):
     """The nodes the tour names, as ``./dev demo`` starts them: fresh, one process each."""
     names = nodes_named(tour())
     with contextlib.ExitStack() as stack:
-        procs = {n: stack.enter_context(spawn_node(tmp_path, name_server, n)) for n in names}
+        procs = {n: stack.enter_context(spawn_node(tmp_path, name_server, n, "--group", "teams"))
+                 for n in names}
         for name, proc in procs.items():
             def answers(name=name, proc=proc):
                 if proc.poll() is not None:  # fail now, not after the hang guard

@@ -4,6 +4,7 @@ teams stop their timers, the winner on its screen (see ``engine.control.race``).
 from __future__ import annotations
 
 import json
+import math
 import sys
 from typing import Any
 
@@ -78,9 +79,9 @@ class _Human:
         elif kind == "left":
             click.echo(f"{step['node']:<{self.width}}  left the race: {step['reason']}", err=True)
         elif kind == "stopped":
-            gap = "WINNER" if step["place"] == 1 else f"+{step['gap']:.3f} s"
+            gap = "WINNER" if step["place"] == 1 else f"+{_ms(step['gap'])} s"
             click.echo(f"{_place(step['place']):>4}  {step['node']:<{self.width}}  "
-                       f"{step['elapsed']:8.3f} s  {gap}")
+                       f"{_ms(step['elapsed']):>8} s  {gap}")
         elif kind == "finished":
             self.finished(step)
 
@@ -96,13 +97,18 @@ class _Human:
             if award:
                 points = (f", +{award['points']} points" if award["error"] is None
                           else f"; the points could not be added: {award['error']}")
-            click.echo(f"winner: {first['node']}{title} in {first['elapsed']:.3f} s{points}")
+            click.echo(f"winner: {first['node']}{title} in {_ms(first['elapsed'])} s{points}")
         if final["unfinished"]:
             click.echo(f"did not stop in time: {', '.join(final['unfinished'])}")
         skew = final["visual_skew"]
         if skew:
             click.echo("GO was on screen after the start instant by: " + ", ".join(
                 f"{node} {late * 1000:.1f} ms" for node, late in skew.items()))
+
+
+def _ms(seconds: float) -> str:
+    """Seconds to the millisecond, cut as the timer's screen cuts them (not rounded)."""
+    return f"{math.floor(seconds * 1000 + 1e-6) / 1000:.3f}"
 
 
 def _place(n: int) -> str:

@@ -24,6 +24,15 @@ TIMEOUT = 60.0
 REMEASURE_BEFORE = 1.0
 """Seconds before the start at which the clocks are measured again (and the start corrected)."""
 
+TIMER_EVENTS = {
+    "timer_stopped": "",
+    "timer_armed": "its timer was armed again outside this race",
+    "timer_started": "its timer was started again outside this race",
+    "timer_cancelled": "its start was called off on the node",
+}
+"""The timer's events a race follows; each but a stop, when not about this race's start, takes
+the node out of it (with this reason)."""
+
 Report = Callable[[dict[str, Any]], None]
 """Where the race tells what happens: one dict per step (``"event"`` says which)."""
 
@@ -37,11 +46,19 @@ class Lane:
     offset: Offset
     start: float = 0.0
     """The start instant in the node's own stage clock."""
+    sent: list[float] = field(default_factory=list)
+    """Every start instant sent to it (a re-armed node may still report the first)."""
     elapsed: float | None = None
     place: int | None = None
 
     def error_bound(self, local_start: float) -> float:
         return self.offset.error_at(local_start)
+
+    def ours(self, data: dict[str, Any]) -> bool:
+        """Whether an event's ``at`` is a start this race sent (not a timer restarted by hand,
+        nor another race's)."""
+        at = data.get("at")
+        return isinstance(at, int | float) and any(abs(at - s) < 1e-6 for s in self.sent)
 
 
 @dataclass
@@ -109,6 +126,7 @@ class Race:
         def job(ctl: Any, node: str) -> Any:
             lane = self.lanes[node]
             lane.start = lane.offset.node_instant(start)
+            lane.sent.append(lane.start)
             return ctl.call(node, "timer.start_at", lane.start, lane.title)
 
         self._keep(self.fleet.run(list(nodes), job), "start its timer")
@@ -136,7 +154,7 @@ class Race:
                 "error_bound": round(bound, 6), "warn": bound > MAX_ERROR}
 
     def _heard(self, record: dict[str, Any]) -> None:
-        if record.get("name") == "timer_stopped":
+        if record.get("name") in TIMER_EVENTS:
             self._stops.put(record)
 
     def _wait(self, start: float) -> None:
@@ -151,11 +169,23 @@ class Race:
             except queue.Empty:
                 continue
             lane = self.lanes.get(record.get("node", ""))
-            elapsed = (record.get("data") or {}).get("elapsed")
-            if lane is None or lane.elapsed is not None or not isinstance(elapsed, int | float):
+            data = record.get("data")
+            if lane is None or lane.elapsed is not None or not isinstance(data, dict):
                 continue
-            lane.elapsed = float(elapsed)
-            self._rank(lane)
+            if record["name"] != "timer_stopped":
+                if not lane.ours(data) or record["name"] == "timer_cancelled":
+                    self._leave(lane, TIMER_EVENTS[record["name"]])
+                continue
+            elapsed = data.get("elapsed")
+            if lane.ours(data) and isinstance(elapsed, int | float):
+                lane.elapsed = float(elapsed)
+                self._rank(lane)
+
+    def _leave(self, lane: Lane, why: str) -> None:
+        """A lane whose timer is no longer the race's leaves it (its timer is left alone)."""
+        del self.lanes[lane.node]
+        self.failed[lane.node] = why
+        self.report({"event": "left", "node": lane.node, "reason": why})
 
     def _rank(self, newest: Lane) -> None:
         """Places by elapsed time; screens whose place changed are told (a stop that arrives
