@@ -41,6 +41,15 @@ class Range:
         return {key: bound for key, bound in bounds.items() if bound is not None}
 
 
+def _unit(value: Any) -> str:
+    """What ``len()`` counts in ``value``, for a message."""
+    if isinstance(value, str):
+        return "characters"
+    if isinstance(value, bytes | bytearray):
+        return "bytes"
+    return "items"
+
+
 @dataclass(frozen=True)
 class Length:
     """Bounds on ``len()`` of a string, bytes or list argument."""
@@ -51,11 +60,11 @@ class Length:
     def check(self, name: str, value: Any) -> Any:
         n = len(value)
         if n < self.lo or (self.hi is not None and n > self.hi):
-            raise ValueError(f"{name} must have {self.describe()}, got length {n}")
+            unit = _unit(value)
+            raise ValueError(f"{name} must have {self.describe(unit)}, got {n} {unit}")
         return value
 
-    def describe(self) -> str:
-        unit = "items/characters/bytes"
+    def describe(self, unit: str = "items") -> str:
         if self.hi is None:
             return f"at least {self.lo} {unit}"
         if self.lo == 0:

@@ -194,7 +194,9 @@ def demo(count: int, ns_port: int, headless: bool, state_dir: str | None) -> Non
     if state_dir is None:
         import platformdirs
 
-        state_dir = str(Path(platformdirs.user_state_dir("pyrostage")) / "demo")
+        # one folder per name-server port: two demos side by side never share a state file
+        folder = "demo" if ns_port == 9090 else f"demo-{ns_port}"
+        state_dir = str(Path(platformdirs.user_state_dir("pyrostage")) / folder)
     names = list(DEMO_NODES)[:count]
     size = "640x360" if count <= 2 else "480x270"
     children = []

@@ -88,7 +88,8 @@ class _Human:
     def finished(self, final: dict[str, Any]) -> None:
         ranking = final["ranking"]
         if not ranking:
-            click.echo("nobody stopped a timer before the timeout")
+            click.echo("nobody stopped a timer before the timeout (no press reached the race: "
+                       "`pyrostage watch` shows each button press as it happens)")
         else:
             first = ranking[0]
             title = f" ({first['title']})" if first["title"] != first["node"] else ""

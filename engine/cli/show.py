@@ -302,10 +302,20 @@ def _commands(result: Any, args: list[Any]) -> str | None:
     lines = []
     for name, spec in result.items():
         sig = spec.get("signature", "()") if isinstance(spec, dict) else "()"
-        doc = (spec.get("doc") or "").split("\n")[0] if isinstance(spec, dict) else ""
+        doc = _first_paragraph(spec.get("doc") or "") if isinstance(spec, dict) else ""
         lines.append((f"{name}{sig}", doc))
     width = max((len(head) for head, _ in lines), default=0)
-    return "\n".join(f"{head:<{width}}  {doc}".rstrip() for head, doc in lines) or "(none)"
+    listed = "\n".join(f"{head:<{width}}  {doc}".rstrip() for head, doc in lines) or "(none)"
+    if not args:  # the active mode's: say where the rest are
+        listed += ("\n(the active mode's commands; `commands '*'` lists every mode's, and "
+                   "status, switch, modes, press, ring, snapshot, clock work on every node)")
+    return listed
+
+
+def _first_paragraph(doc: str) -> str:
+    """A docstring's first paragraph on one line (not its first source line, which may stop
+    mid-sentence)."""
+    return " ".join(doc.strip().split("\n\n")[0].split())
 
 
 def _press(result: Any, args: list[Any]) -> str:

@@ -22,10 +22,15 @@ WAIT = 5.0
 @main.command()
 @ns_options
 @click.argument("selector", default="all")
-@click.option("--json", "as_json", is_flag=True, help="One JSON record per line.")
-def watch(ns_host: str | None, ns_port: int | None, selector: str, as_json: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="One JSON record per line (every event).")
+@click.option("--screens", is_flag=True,
+              help="Also the screen_changed events that follow most changes.")
+def watch(ns_host: str | None, ns_port: int | None, selector: str, as_json: bool,
+          screens: bool) -> None:
     """Print the events of the nodes SELECTOR names (red, red,blue, @group or all, the
-    default) as they happen, until Ctrl-C. Nodes that join or come back are followed."""
+    default) as they happen, until Ctrl-C. Nodes that join or come back are followed.
+    screen_changed events (a screen redrawn after a change) are left out unless --screens
+    or --json."""
     from engine.control.events import Listener
     from engine.control.fleet import Fleet, select
 
@@ -47,6 +52,8 @@ def watch(ns_host: str | None, ns_port: int | None, selector: str, as_json: bool
             for record in listener:
                 if as_json:
                     click.echo(json.dumps(record))
+                elif record.get("name") == "screen_changed" and not screens:
+                    continue
                 else:
                     click.echo(line(record, clocks.offset(str(record["node"])), width))
     except KeyboardInterrupt:

@@ -4,7 +4,9 @@ each selected node in parallel, with a deadline per call.
 Each node has a worker thread of its own with its own ``Controller`` (so its own proxy: Pyro
 proxies are not for sharing between threads). A frozen node holds up only its own worker: the
 others' results come back as soon as they answer, and the frozen one's is a ``TimeoutError``
-at the deadline; its worker is then left to finish on its own and a new one takes its place.
+at the deadline; its worker is then left to finish on its own and a new one takes its place
+(once: while that one is still stuck, later calls wait behind the new one, so a frozen node
+called again and again costs two threads, not one per call).
 """
 
 from __future__ import annotations
@@ -145,6 +147,8 @@ class Fleet:
         self.timeout = timeout
         self._nodes: list[NodeInfo] | None = None
         self._workers: dict[str, _Worker] = {}
+        self._stuck: dict[str, _Worker] = {}
+        """Per node, the worker last left stuck in a call that timed out."""
         self._lock = threading.Lock()
 
     @property
@@ -272,15 +276,26 @@ class Fleet:
         return make
 
     def _abandon(self, node: str) -> None:
+        """Give up on ``node``'s worker (wake it if it is reading): a fresh one takes the next
+        call, unless the one given up on before is still stuck, then the next call waits
+        behind this one."""
         with self._lock:
-            worker = self._workers.pop(node, None)
+            stuck = self._stuck.get(node)
+            if stuck is not None and stuck.thread.is_alive():
+                worker, replaced = self._workers.get(node), False
+            else:
+                worker, replaced = self._workers.pop(node, None), True
+                if worker is not None:
+                    self._stuck[node] = worker
         if worker is not None:
-            worker.abandon()
+            if replaced:
+                worker.abandon()
             worker.controller.hang_up()
 
     def close(self) -> None:
         with self._lock:
             workers, self._workers = list(self._workers.values()), {}
+            self._stuck.clear()
         for worker in workers:
             worker.abandon()
         if self._own:

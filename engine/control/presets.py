@@ -42,6 +42,11 @@ EVERY = "*"
 BUILT_IN = "built-in"
 """``background = "built-in"``: the scoreboard's own background again."""
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MAX_BACKGROUND = 2 * 1024 * 1024
+"""Largest background PNG in bytes (what the scoreboard takes); a bigger file is refused
+after reading one byte more."""
+MAX_FILE = 1024 * 1024
+"""Largest presets file in bytes."""
 SETTINGS = {"team": "team", "title_color": "title colour", "color": "colour",
             "background": "background", "mode": "mode"}
 """Setting -> how people read it, in the order a node is given them (the mode last, so the
@@ -138,7 +143,10 @@ class Preset:
             path = self.background_file(value)
             where = f"preset {self.name!r}, node {node!r}: background"
             try:
-                data = path.read_bytes()
+                if path.exists() and not path.is_file():  # a directory, a device, a pipe
+                    raise OSError(0, "it is not a regular file")
+                with path.open("rb") as fh:
+                    data = fh.read(MAX_BACKGROUND + 1)
             except FileNotFoundError:
                 raise FileNotFoundError(
                     f"{where} file {path} does not exist (a PNG path, relative to the preset "
@@ -148,6 +156,9 @@ class Preset:
                               f"{exc.strerror or exc}") from None
             if not data.startswith(PNG_SIGNATURE):
                 raise ValueError(f"{where} file {path} is not a PNG image")
+            if len(data) > MAX_BACKGROUND:
+                raise ValueError(f"{where} file {path} is more than {MAX_BACKGROUND} bytes, "
+                                 "the largest background a node takes")
             out[value] = data
         return out
 
@@ -246,7 +257,13 @@ class PresetFile:
 
         file = Path(path).expanduser() if path else default_path()
         try:
-            text = file.read_text(encoding="utf-8")
+            if file.exists() and not file.is_file():  # /dev/zero would never end
+                raise OSError(0, "it is not a regular file")
+            with file.open("rb") as fh:
+                raw = fh.read(MAX_FILE + 1)
+            if len(raw) > MAX_FILE:
+                raise OSError(0, f"it is more than {MAX_FILE} bytes")
+            text = raw.decode("utf-8")
         except FileNotFoundError:
             return cls(file, {}, exists=False)
         except (OSError, UnicodeDecodeError) as exc:

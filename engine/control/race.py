@@ -23,6 +23,9 @@ START_IN = 3.0
 TIMEOUT = 60.0
 EXCHANGES = 12
 """Clock exchanges per node per measurement (the quickest one counts)."""
+PLACE_WAIT = 1.0
+"""Seconds the ranking waits for a screen to take its place (it is sent on regardless): a
+frozen screen must not hold up the stops that follow."""
 REMEASURE_BEFORE = 1.0
 """Seconds before the start at which the clocks are measured again (and the start corrected)."""
 
@@ -209,7 +212,8 @@ class Race:
                 lane.place = place
                 changed.append(lane.node)
         places = {lane.node: lane.place for lane in done}
-        self.fleet.run(changed, lambda ctl, node: ctl.call(node, "timer.place", places[node]))
+        self.fleet.run(changed, lambda ctl, node: ctl.call(node, "timer.place", places[node]),
+                       timeout=PLACE_WAIT)
         self.report({"event": "stopped", "node": newest.node, "place": newest.place,
                      "elapsed": newest.elapsed, "gap": round((newest.elapsed or 0) - best, 6)})
 

@@ -29,6 +29,9 @@ PARSE_ERROR = "Couldn't parse an R,G,B argument"
 ORIGINAL = {"RED": "colorsquare.red", "GREEN": "colorsquare.green",
             "BLUE": "colorsquare.blue", "TIME": "colorsquare.get_time"}
 SET_COLOR = "colorsquare.set_color"
+MAX_LINE = 10_000
+"""Longest line read, in characters (shlex takes time growing with the square of a word's
+length: a pasted megabyte would hold the shell for a minute)."""
 CUSTOM = "CUSTOM"
 """The original square's answer to ``r,g,b`` (its setColor returned it), printed as then."""
 RGB = re.compile(r"\s*([+-]?\d+)\s*,\s*([+-]?\d+)\s*,\s*([+-]?\d+)\s*")
@@ -101,7 +104,10 @@ def parse_rgb(text: str) -> tuple[int, int, int] | None:
     match = RGB.fullmatch(text)
     if match is None:
         return None
-    r, g, b = (int(v) for v in match.groups())
+    try:
+        r, g, b = (int(v) for v in match.groups())
+    except ValueError:  # more digits than Python turns into an int: far beyond 255
+        return None
     if not all(0 <= v <= 255 for v in (r, g, b)):
         return None
     return r, g, b
@@ -197,6 +203,8 @@ def parse_line(line: str, catalog: Catalog) -> Action:
     text = line.strip()
     if not text:
         return None
+    if len(text) > MAX_LINE:
+        return Unparsed(f"a line is at most {MAX_LINE} characters, this one has {len(text)}")
     if text in ORIGINAL:
         return Original(text, ORIGINAL[text])
     if RGB.fullmatch(text):

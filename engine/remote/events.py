@@ -11,6 +11,7 @@ nothing but that thread: the hook only appends under a lock.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import secrets
@@ -52,6 +53,10 @@ RETRY = 0.5
 CLOSE_GRACE = 0.5
 """Seconds a closing node gives its subscribers to take their last records."""
 MAX_URI = 300
+MAX_DATA = 16_000
+"""Most bytes (as JSON) of one event's data the log keeps and sends: a page of ``BATCH``
+records must fit in one Pyro message (``pyroconf.MAX_MESSAGE_SIZE``) and the log in a Pi's
+memory; bigger data is replaced by ``{"truncated": True, "bytes": N, "limit": MAX_DATA}``."""
 
 
 def check_uri(uri: Any) -> str:
@@ -103,6 +108,11 @@ class EventLog:
 
     @hookimpl
     def pyrostage_event(self, source: str, name: str, data: dict[str, Any]) -> None:
+        size = len(json.dumps(data))
+        if size > MAX_DATA:
+            log.warning("event %s.%s: its data (%d bytes as JSON) is more than the %d an event "
+                        "record carries; sent without it", source, name, size, MAX_DATA)
+            data = {"truncated": True, "bytes": size, "limit": MAX_DATA}
         with self.lock:
             self.seq += 1
             record = {"node": self.node, "boot": self.boot, "seq": self.seq, "source": source,

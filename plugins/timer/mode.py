@@ -302,7 +302,10 @@ class Timer(Mode):
         self.state.set("last", elapsed)
         self.state.journal("result", source, elapsed=elapsed, countdown=self.limit)
         self.result, self.is_running = elapsed, False
-        self.publish("timer_stopped", elapsed=elapsed, source=source)
+        if self.race:  # whose start it was: a race tells its own stops from a restarted timer
+            self.publish("timer_stopped", elapsed=elapsed, source=source, at=self.started)
+        else:
+            self.publish("timer_stopped", elapsed=elapsed, source=source)
 
     def _capped(self, elapsed: float) -> float:
         return elapsed if self.limit is None else min(elapsed, self.limit)
