@@ -84,6 +84,16 @@ def serving_security() -> tuple[bytes | None, TLS]:
     return key, tls
 
 
+def ctrl_c_stops() -> None:
+    """Make Ctrl-C (SIGINT) raise KeyboardInterrupt even where it was ignored when we
+    started: a shell script starts background jobs with SIGINT ignored, and Python then leaves
+    it so; ``watch``, ``race`` and the shell are stopped by it all the same."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def fail(exc: BaseException) -> click.ClickException:
     """One clear line for the user, no traceback."""
     name = type(exc).__name__

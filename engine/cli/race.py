@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from engine.cli.app import ERRORS, fail, fleet, main, ns_options
+from engine.cli.app import ERRORS, ctrl_c_stops, fail, fleet, main, ns_options
 
 
 @main.command()
@@ -29,6 +29,8 @@ def race(ns_host: str | None, ns_port: int | None, selector: str, start_in: floa
     its button; prints places, times and gaps as they come."""
     from engine.control.events import Listener
     from engine.control.race import Race
+
+    ctrl_c_stops()
 
     out = _json if as_json else _Human().step
     try:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from engine.cli import show
-from engine.cli.app import ERRORS, fail, fleet, main, ns_options
+from engine.cli.app import ERRORS, ctrl_c_stops, fail, fleet, main, ns_options
 from engine.control.shellwords import (
     PARSE_ERROR,
     Builtin,
@@ -249,6 +249,7 @@ def shell(ns_host: str | None, ns_port: int | None, timeout: float | None,
     Reading from a pipe or a file (printf 'RED\\nTIME\\n' | pyrostage shell red), it prints
     results only and exits with status 1 if any line failed.
     """
+    ctrl_c_stops()
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     try:  # the nodes' journals record changes made here as the shell's
         with fleet(ns_host, ns_port, timeout, source=SOURCE) as fleet_:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from engine.cli.app import ERRORS, controller, fail, main, ns_options
+from engine.cli.app import ERRORS, controller, ctrl_c_stops, fail, main, ns_options
 from engine.cli.show import local_time
 
 if TYPE_CHECKING:
@@ -33,6 +33,8 @@ def watch(ns_host: str | None, ns_port: int | None, selector: str, as_json: bool
     or --json."""
     from engine.control.events import Listener
     from engine.control.fleet import Fleet, select
+
+    ctrl_c_stops()
 
     try:
         ctl = controller(ns_host, ns_port)
