@@ -3,6 +3,7 @@ group ``teams``, green and gold in ``teams`` and ``stage``. Shared by the fleet 
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -17,10 +18,10 @@ GROUPS = {"red": ["teams"], "blue": ["teams"], "green": ["teams", "stage"],
 
 
 @contextmanager
-def four_nodes(tmp_path: Path, ns: NameServer) -> Iterator[dict[str, object]]:
+def four_nodes(tmp_path: Path, ns: NameServer) -> Iterator[dict[str, subprocess.Popen[bytes]]]:
     """Start the four nodes, wait until all are registered; yields name -> process."""
     with ExitStack() as stack:
-        procs = {}
+        procs: dict[str, subprocess.Popen[bytes]] = {}
         for name, groups in GROUPS.items():
             extra = [a for g in groups for a in ("--group", g)]
             procs[name] = stack.enter_context(spawn_node(tmp_path, ns, name, *extra))

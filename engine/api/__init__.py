@@ -12,6 +12,7 @@ from engine.api.drawing import Fitted, centred, contrast, fit_text, font
 from engine.api.hookspecs import hookimpl, hookspec
 from engine.api.images import check_png, decode_png, load_png, png_size, scaled_rgb, surface_of
 from engine.api.modes import Behaviour, Mode, command
+from engine.api.settings import Setting
 from engine.api.stageapi import Stage, State
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "Mode",
     "Printable",
     "Range",
+    "Setting",
     "Stage",
     "State",
     "centred",

@@ -106,6 +106,8 @@ SUBCOMMANDS = {
     "list": "engine.cli.control", "ctl": "engine.cli.control", "snapshot": "engine.cli.control",
     "shell": "engine.cli.shell", "watch": "engine.cli.watch", "race": "engine.cli.race",
     "preset": "engine.cli.presets",
+    "install-service": "engine.cli.service", "config": "engine.cli.config",
+    "doctor": "engine.cli.doctor",
 }
 """Where each subcommand lives: its module is imported only when it is used (or for help)."""
 

@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from engine.base.config import Config, load, parse_size
+from engine.base.notify import notify
 from engine.cli.app import (
     ERRORS,
     NS_PORT,
@@ -139,7 +140,9 @@ def ns(host: str, port: int) -> None:
         raise fail(exc) from None
     how = ("signed" if key else "no HMAC key") + (", TLS" if tls.enabled else "")
     console().print(f"name server {uri} ({how}); Ctrl-C stops it")
+    notify("READY=1", f"STATUS=name server {uri.host}:{uri.port} ({how})")
     _serve_until(daemon, stopping)
+    notify("STOPPING=1")
 
 
 def _serve_until(daemon: Any, stopping: threading.Event) -> None:

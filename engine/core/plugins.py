@@ -23,7 +23,9 @@ import pluggy
 from pluggy import HookImpl
 
 from engine.api import hookspecs
+from engine.api import settings as plugin_settings
 from engine.api.modes import Behaviour, Mode
+from engine.api.settings import declared
 from engine.base.names import BUILTIN
 from engine.base.names import ENTRY_POINTS as GROUP
 from engine.base.text import short
@@ -265,6 +267,7 @@ def _ask(plugin: str, impls: list[tuple[str, HookImpl]]) -> dict[str, tuple[str,
             if issubclass(cls, Mode):
                 _check_buttons(plugin, cls)
             cls.command_specs()  # a command whose types cannot be checked fails here
+            declared(cls)  # so do settings that cannot be checked
             if found.setdefault(cls.name, (kind, cls)) != (kind, cls):
                 raise ValueError(f"plugin {plugin!r} registered two things named {cls.name!r}")
 
@@ -294,29 +297,71 @@ def declared_buttons(registry: Registry) -> list[str]:
                               for b in getattr(cls, "buttons", ())))
 
 
-def unused_tables(registry: Registry, tables: Mapping[str, Any]) -> list[str]:
-    """Warn about each ``[plugins.<name>]`` table that names no mode or behaviour installed
-    here: tables are keyed by the mode or behaviour name (what ``modes()`` and ``status()``
-    show), not by the plugin that provides it. Returns the warnings."""
+def check_tables(registry: Registry, tables: Mapping[str, Any]
+                 ) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Each ``[plugins.<name>]`` table as its mode or behaviour reads it (typed, defaults
+    filled, for every one that declares ``settings``), and one line for each thing wrong in
+    them. A table of one that declares no settings is passed on as it is."""
+    out: dict[str, Any] = {name: dict(raw) if isinstance(raw, Mapping) else raw
+                           for name, raw in tables.items()}
+    problems: list[str] = []
+    for name, cls in {**registry.modes, **registry.behaviours}.items():
+        raw = tables.get(name, {})
+        settings = declared(cls)
+        if settings is None:
+            continue
+        if not isinstance(raw, Mapping):
+            problems.append(f"[plugins.{name}] must be a table, got {short(raw)}")
+            raw = {}
+        out[name], wrong = plugin_settings.table(name, settings, raw)
+        problems += wrong
+    return out, problems
+
+
+def plugin_tables(registry: Registry, tables: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``[plugins.<name>]`` tables as the node's behaviours read them (typed, defaults
+    filled): a wrong value or unknown key in one is a ``ValueError`` (the node does not start).
+
+    Warns (log, ``pyrostage plugins``) about each table that names no mode or behaviour
+    installed here: tables are keyed by the mode or behaviour name (what ``modes()`` and
+    ``status()`` show), not by the plugin that provides it."""
+    typed, problems = check_tables(registry, tables)
+    if problems:
+        file = getattr(tables, "file", None)
+        more = len(problems) - 1
+        raise ValueError((f"config file {file}: " if file else "config: ") + problems[0]
+                         + (f" (and {more} more: `pyrostage config check` lists them)"
+                            if more else ""))
+    warnings = table_warnings(registry, tables)
+    loaded = registry.loaded
+    for table, warning in zip(_unused(registry, tables), warnings, strict=True):
+        info = loaded.plugins.setdefault(table, PluginInfo(table))
+        if info.warning != warning:
+            info.warning = warning
+            log.warning("%s", warning)
+    return typed
+
+
+def _unused(registry: Registry, tables: Mapping[str, Any]) -> list[str]:
     names = {*registry.modes, *registry.behaviours}
     loaded = registry.loaded
+    return [table for table in tables
+            if not (table in names or table in loaded.failed or table in loaded.skipped)]
+
+
+def table_warnings(registry: Registry, tables: Mapping[str, Any]) -> list[str]:
+    """One line for each table that names no mode or behaviour installed here."""
+    names = {*registry.modes, *registry.behaviours}
     warnings = []
-    for table in tables:
-        if table in names or table in loaded.failed or table in loaded.skipped:
-            continue
+    for table in _unused(registry, tables):
         provides = sorted(n for n, plugin in registry.source.items() if plugin == table)
         if provides:
             hint = (f"plugin {table!r} provides {', '.join(provides)}: configure it as "
                     + " or ".join(f"[plugins.{name}]" for name in provides))
         else:
             hint = f"this node has: {', '.join(sorted(names)) or 'nothing'}"
-        warning = (f"[plugins.{table}] in the config names no mode or behaviour, so nothing "
-                   f"reads it; tables are keyed by mode or behaviour name ({hint})")
-        info = loaded.plugins.setdefault(table, PluginInfo(table))
-        if info.warning != warning:
-            info.warning = warning
-            log.warning("%s", warning)
-        warnings.append(warning)
+        warnings.append(f"[plugins.{table}] in the config names no mode or behaviour, so "
+                        f"nothing reads it; tables are keyed by mode or behaviour name ({hint})")
     return warnings
 
 

@@ -32,7 +32,7 @@ import pluggy
 
 from engine.api.modes import Behaviour, CommandSpec, Mode
 from engine.base.text import short as short_repr
-from engine.core.plugins import Registry, unused_tables, why
+from engine.core.plugins import Registry, plugin_tables, why
 from engine.core.state import StateView, plain
 from engine.core.store import ENGINE, StateNotSaved, Store
 
@@ -133,8 +133,7 @@ class Stage:
         self._delivery = threading.Lock()
         self._delivering: int | None = None
 
-        config = plugin_config or {}
-        unused_tables(registry, config)
+        config = plugin_tables(registry, plugin_config or {})  # typed; ValueError if wrong
         self.behaviours: dict[str, Behaviour] = {}
         self.modes: dict[str, Mode] = {}
         self._states: dict[str, StateView] = {}

@@ -7,6 +7,13 @@ polls every millisecond, so the loop never idles in it).
 
 A fullscreen node quits only on Escape pressed twice within ``QUIT_CONFIRM`` seconds (the
 first shows how on screen), so a stray key at a camp's TV does not black it out.
+
+A portrait TV: ``rotate`` turns the picture clockwise on the screen, 90 for a TV turned a
+quarter turn anticlockwise (its top edge now on the left; the top of what the modes draw runs
+down the screen's right edge), 270 for one turned the other way. Modes draw upright on a
+canvas of the turned size (720x1280 for a 1280x720 screen at 90) and each frame is turned onto
+the screen; ``snapshot()`` shows the screen as it is, turned, the way a camera on the TV sees
+it. At 0 the modes draw on the screen itself and nothing is turned.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from typing import TYPE_CHECKING
 import pygame
 
 from engine.api.drawing import fit_text, font
+from engine.base.text import short
 
 if TYPE_CHECKING:
     from engine.core.stage import Stage
@@ -32,6 +40,7 @@ log = logging.getLogger(__name__)
 WINDOW_EVENT_HZ = 20
 QUIT_CONFIRM = 3.0
 """Seconds after a first Escape in which a second one quits a fullscreen node."""
+ROTATIONS = (0, 90, 180, 270)
 NOTICE_COLOUR = (170, 100, 0)
 ERROR_COLOUR = (160, 0, 0)
 
@@ -46,8 +55,11 @@ class Display:
         headless: bool = False,
         fps: int = 30,
         title: str = "pyrostage",
+        rotate: int = 0,
     ):
+        self.rotate = check_rotate(rotate)
         self.size = size
+        """The screen's own size (the TV's, whatever way it stands)."""
         self.fullscreen = fullscreen
         self.headless = headless
         self.fps = max(1, fps)
@@ -56,7 +68,10 @@ class Display:
         self.events = False
         """Window events are pumped: a real window, or SDL's dummy driver standing in for one."""
         self.frames = 0
+        self.screen: pygame.Surface | None = None
+        """What is shown: the window, the fullscreen display, or an off-screen surface."""
         self.surface: pygame.Surface | None = None
+        """What the modes draw on: the screen itself, or a canvas of the turned size."""
         self.quit_confirm = QUIT_CONFIRM
         self._quit_until: float | None = None
         self._runtime_dir: str | None = None
@@ -70,11 +85,11 @@ class Display:
                 pygame.display.init()
                 flags = pygame.FULLSCREEN if self.fullscreen else 0
                 size = (0, 0) if self.fullscreen else self.size
-                self.surface = pygame.display.set_mode(size, flags)
+                self.screen = pygame.display.set_mode(size, flags)
                 pygame.display.set_caption(self.title)
                 if self.fullscreen:
                     pygame.mouse.set_visible(False)
-                self.size = self.surface.get_size()
+                self.size = self.screen.get_size()
                 self.events = True
                 self.window = pygame.display.get_driver() not in ("dummy", "offscreen")
                 if not self.window:
@@ -85,11 +100,21 @@ class Display:
                 log.warning("no display could be opened (%s); running headless", exc)
                 pygame.display.quit()
                 self.headless = True
-        if self.surface is None:
+        if self.screen is None:
             os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-            self.surface = pygame.Surface(self.size)
+            self.screen = pygame.Surface(self.size)
+        if self.rotate:
+            self.surface = pygame.Surface(self.canvas_size, 0, self.screen)
+        else:
+            self.surface = self.screen
         pygame.font.init()
         return self.surface
+
+    @property
+    def canvas_size(self) -> tuple[int, int]:
+        """The size the modes draw at: the screen's, turned."""
+        w, h = self.size
+        return (h, w) if self.rotate in (90, 270) else (w, h)
 
     def run(
         self,
@@ -105,6 +130,7 @@ class Display:
         changes a second costs 30 frames, not 1 000).
         """
         surface = self.surface if self.surface is not None else self.open()
+        screen = self.screen if self.screen is not None else surface
         stage.loop_thread = threading.get_ident()
         frame = 1.0 / self.fps
         next_frame = 0.0
@@ -137,7 +163,7 @@ class Display:
             if self._quit_until is not None and time.monotonic() >= self._quit_until:
                 self._quit_until = None
                 stage.request_redraw()
-            stage.run_tasks(surface, draw_now)
+            stage.run_tasks(screen, draw_now)  # snapshots read the screen, turned
             if deadline is not None:
                 stage.tick_due()
             now = time.monotonic()
@@ -160,6 +186,8 @@ class Display:
             banner(surface, message, row, NOTICE_COLOUR)
         if self._quit_until is not None:
             banner(surface, f"Press Escape again within {self.quit_confirm:g} s to quit", -1)
+        if self.screen is not None and surface is not self.screen:
+            self.screen.blit(turn(surface, self.rotate), (0, 0))
         if self.window:
             pygame.display.flip()
         self.frames += 1
@@ -214,6 +242,21 @@ class Display:
         if self._runtime_dir is not None:
             shutil.rmtree(self._runtime_dir, ignore_errors=True)
 
+
+def check_rotate(rotate: object) -> int:
+    """``rotate`` as one of ``ROTATIONS``, or a ValueError that says which are accepted."""
+    if isinstance(rotate, bool) or not isinstance(rotate, int) or rotate not in ROTATIONS:
+        raise ValueError(
+            f"rotate must be 0, 90, 180 or 270 (degrees clockwise), got {short(rotate)}"
+        )
+    return rotate
+
+
+def turn(surface: pygame.Surface, rotate: int) -> pygame.Surface:
+    """``surface`` turned ``rotate`` degrees clockwise (pygame turns anticlockwise)."""
+    if rotate == 180:
+        return pygame.transform.flip(surface, True, True)
+    return pygame.transform.rotate(surface, -rotate)
 
 
 def banner(

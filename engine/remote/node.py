@@ -17,7 +17,7 @@ import pluggy
 import Pyro4
 
 from engine.api import drawing
-from engine.base import pyroconf, transport
+from engine.base import notify, pyroconf, transport
 from engine.base.config import Config
 from engine.base.names import NODE_TAG, group_tag, object_name
 from engine.core import budget
@@ -95,7 +95,8 @@ class Node:
         self.events = EventLog(config.name, config.key())
         pm.register(self.events, name=EVENTS_PLUGIN)
         self.display = Display(config.size, config.fullscreen, config.headless, config.fps,
-                               title=f"pyrostage: {config.name}")
+                               title=f"pyrostage: {config.name}",
+                               rotate=config.rotate)
         drawing.set_font_path(config.font)
         self.stopping = threading.Event()
         self.ready = threading.Event()
@@ -104,6 +105,8 @@ class Node:
         self.registrar: Registrar | None = None
         self._ns_daemon: Any = None
         self._threads: list[threading.Thread] = []
+        self.heartbeat = notify.Heartbeat(self.ready, self._main_loop_answers, self.status_line)
+        self._was_registered = False
 
     # -- running --------------------------------------------------------------------------
 
@@ -113,6 +116,7 @@ class Node:
             self.display.open()
             self.stage.start()
             self._start_pyro()
+            self.heartbeat.start()  # READY=1 once the main loop runs, then the watchdog
             self.display.run(self.stage, self.stopping, self._key, ready=self.ready)
         finally:
             self.close()
@@ -122,6 +126,7 @@ class Node:
         takes a lock the interrupted main thread may hold; see ``cli.on_stop_signals``)."""
         self.stopping.set()
         self.stage.wake.set()
+        self.heartbeat.stop()
 
     def _start_pyro(self) -> None:
         cfg = self.config
@@ -168,6 +173,7 @@ class Node:
 
     def close(self) -> None:
         """Unregister, stop serving, release pins, make state durable, close the screen."""
+        self.heartbeat.stop()
         if self.registrar is not None:
             self.registrar.stop(unregister=True)
         if self.daemon is not None:  # connected clients get "unknown object", not a closed store
@@ -187,6 +193,27 @@ class Node:
         self.sound.close()
         self.display.close()
 
+    def _main_loop_answers(self, timeout: float) -> bool:
+        """For the systemd watchdog: the main loop ran a tiny job within ``timeout``."""
+        return bool(self.stage.on_main(lambda _surface: True, timeout=timeout))
+
+    def status_line(self) -> str:
+        """systemd's STATUS= line: the mode on screen and where the node is registered."""
+        r = self.registrar
+        if r is None:
+            return f"serving {self.stage.active.name}"
+        where = f"{r.ns_host or Pyro4.config.NS_HOST}:{r.ns_port or Pyro4.config.NS_PORT}"
+        if r.registered:
+            self._was_registered = True
+            found = f"registered as {r.name} in {where}"
+        elif r.conflict:
+            found = f"{r.name} in {where} is held by another live node"
+        elif self._was_registered:
+            found = f"name server {where} lost, retrying"
+        else:
+            found = f"name server {where} not found yet"
+        return f"serving {self.stage.active.name}; {found}"
+
     # -- reports for status() ---------------------------------------------------------------
 
     def plugin_report(self) -> dict[str, Any]:
@@ -194,7 +221,8 @@ class Node:
 
     def display_report(self) -> dict[str, Any]:
         d = self.display
-        return {"size": list(d.size), "headless": d.headless, "window": d.window,
+        return {"size": list(d.size), "rotate": d.rotate, "headless": d.headless,
+                "window": d.window,
                 "fullscreen": d.fullscreen, "frames": d.frames, "sound": self.sound.report()}
 
     def gpio_report(self) -> dict[str, Any]:

@@ -11,12 +11,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-SECTIONS = {
-    "node": ("name", "host", "port", "ns_host", "ns_port", "groups", "mode", "dispatch",
-             "timeout", "state_dir"),
-    "display": ("size", "headless", "fps", "font", "sound"),
-    "gpio": ("backend", "debounce_ms", "release_ms", "buttons", "outputs"),
-}
+from engine.base.config import SECTIONS as DECLARED
+
+SECTIONS = {section: tuple(DECLARED[section]) for section in ("node", "display", "gpio")}
+"""The sections a test node's file has, and their keys (``engine.base.config.KEYS``)."""
 SETTINGS = ("mode", "size", "dispatch", "timeout", "fps", "font", "groups", "buttons",
             "outputs", "debounce_ms", "release_ms", "plugin_config")
 """What a test may set; the address, name server, state directory and headless screen are
@@ -40,7 +38,9 @@ def write(path: Path, settings: dict[str, Any], allow: list[str] | None = None) 
     lines: list[str] = []
     for section, keys in SECTIONS.items():
         lines.append(f"[{section}]")
-        lines += [f"{key} = {_toml(settings[key])}" for key in keys if key in settings]
+        fields = {DECLARED[section][key].attr: key for key in keys}
+        lines += [f"{key} = {_toml(settings[attr])}" for attr, key in fields.items()
+                  if attr in settings]
     lines.append("[plugins]")
     if allow is not None:
         lines.append(f"allow = {_toml(allow)}")

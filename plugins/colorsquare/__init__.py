@@ -11,7 +11,17 @@ from typing import Any
 
 import pygame
 
-from engine import RGB, Color, Mode, centred, color_name, command, contrast, hookimpl
+from engine import (
+    RGB,
+    Color,
+    Mode,
+    Setting,
+    centred,
+    color_name,
+    command,
+    contrast,
+    hookimpl,
+)
 
 CYCLE: list[RGB] = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (255, 255, 255)]
 
@@ -19,6 +29,7 @@ CYCLE: list[RGB] = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (255, 
 class ColorSquare(Mode):
     name = "colorsquare"
     description = "the whole screen in one colour"
+    settings: dict[str, Setting] = {}  # none: a [plugins.<name>] key is a mistake
 
     color: RGB = (0, 0, 0)
 

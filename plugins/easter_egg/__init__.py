@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from engine import Behaviour, command, hookimpl
+from engine import Behaviour, Range, Setting, command, hookimpl
 
 if TYPE_CHECKING:
     from engine import Stage
@@ -39,21 +39,23 @@ DEFAULT_POINTS = 10
 class EasterEgg(Behaviour):
     name = "easter_egg"
     description = "button presses on the scoreboard add points while it is on"
+    settings = {
+        "points": Setting(int, DEFAULT_POINTS, "Points a press on the scoreboard adds while "
+                          "the egg is on.", Range(-999_999, 999_999)),
+        "enable_on": Setting(date, None, "A day the egg is on all day, unless disabled that "
+                             "day (the last day of camp).", example=date(2027, 8, 14)),
+    }
 
     @property
     def day(self) -> date | None:
         """The configured day on which the egg is on unless disabled that day."""
-        value = self.config.get("enable_on")
-        if isinstance(value, str):
-            value = date.fromisoformat(value)
-        if isinstance(value, datetime):
-            value = value.date()
-        return value if isinstance(value, date) else None
+        day: date | None = self.config["enable_on"]
+        return day
 
     @property
     def points(self) -> int:
-        value = self.config.get("points", DEFAULT_POINTS)
-        return value if isinstance(value, int) and not isinstance(value, bool) else DEFAULT_POINTS
+        points: int = self.config["points"]
+        return points
 
     def is_on(self) -> bool:
         today = self.stage.today()

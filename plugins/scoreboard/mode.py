@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
-from engine import RGB, Color, Convert, Length, Mode, Printable, Range, command
+from engine import RGB, Color, Convert, Length, Mode, Printable, Range, Setting, command
 
 from .backdrop import LIMIT, Backdrop, Picture, prepare
 from .counting import CountUp
@@ -28,6 +28,7 @@ Background = Annotated[bytes, Length(0, LIMIT), Convert(prepare, "bytes")]
 class Scoreboard(Mode):
     name = "scoreboard"
     description = "a team name over its score"
+    settings: dict[str, Setting] = {}  # none: a [plugins.<name>] key is a mistake
 
     team: str = DEFAULT_TEAM
     score: int = 0

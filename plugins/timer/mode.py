@@ -14,7 +14,7 @@ import math
 import time
 from typing import TYPE_CHECKING, Annotated, Any
 
-from engine import Length, Mode, Printable, Range, command
+from engine import Length, Mode, Printable, Range, Setting, command
 
 from .look import Look, format_time
 
@@ -48,6 +48,10 @@ Place = Annotated[int, Range(0, 99)]
 class Timer(Mode):
     name = "timer"
     description = "a stopwatch, countdown and race start that the main button stops"
+    settings = {
+        "bell_seconds": Setting(float, 1.0, "How long the bell rings when a countdown ends "
+                                "(0: it does not ring).", Range(0, 60)),
+    }
 
     is_running: bool = False
     started: float = 0.0
@@ -234,13 +238,10 @@ class Timer(Mode):
             return
         self._finish(self.limit)
         self.publish("countdown_finished")
-        seconds = self.config.get("bell_seconds", 1.0)
-        if not isinstance(seconds, int | float) or isinstance(seconds, bool):
-            log.warning("[plugins.timer] bell_seconds must be a number, got %r", seconds)
-            seconds = 1.0
+        seconds = self.config["bell_seconds"]
         if late <= LATE_RING and seconds > 0:
             try:
-                self.stage.ring(float(seconds))
+                self.stage.ring(seconds)
             except Exception:  # a broken bell must not keep the countdown from ending
                 log.exception("the bell could not ring")
 
