@@ -170,8 +170,8 @@ def _path(value: Any) -> Path:
 
 
 def _choice(*choices: Any) -> Callable[[Any], Any]:
-    def parse(value: Any) -> Any:
-        if isinstance(value, bool) or value not in choices:
+    def parse(value: Any) -> Any:  # by type too: 90.0 == 90, but a node refuses rotate = 90.0
+        if not any(type(value) is type(c) and value == c for c in choices):
             raise ValueError
         return value
 
@@ -375,13 +375,12 @@ def _why(exc: Exception) -> str:
 def _read(file: Path) -> dict[str, Any]:
     import tomllib
 
-    with file.open("rb") as fh:
-        try:
-            return tomllib.load(fh)
-        except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"config file {file}: {exc}") from None
-        except UnicodeDecodeError as exc:
-            raise ValueError(f"config file {file} is not UTF-8 text: {exc}") from None
+    try:  # utf-8-sig: Windows editors start a UTF-8 file with a byte order mark
+        return tomllib.loads(file.read_bytes().decode("utf-8-sig"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"config file {file}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"config file {file} is not UTF-8 text: {exc}") from None
 
 
 def _apply(cfg: Config, data: dict[str, Any]) -> Iterator[str]:
@@ -427,12 +426,26 @@ def read(path: str | Path | None = None) -> tuple[Config, list[str]]:
     cfg = Config()
     file = Path(path) if path else default_config_path()
     if path and not file.is_file():
-        what = "is a folder, not a file" if file.is_dir() else "does not exist"
+        what = ("is a folder, not a file" if file.is_dir() else
+                "is not a regular file" if file.exists() else "does not exist")
         raise FileNotFoundError(f"config file {file} {what}")
     if not file.exists():
         return cfg, []
     cfg.file = cfg.plugins.file = file  # type: ignore[attr-defined]
-    return cfg, [f"config file {file}: {p}" for p in _apply(cfg, _read(file))]
+    problems = [*_apply(cfg, _read(file)), *_shared_pins(cfg)]
+    return cfg, [f"config file {file}: {p}" for p in problems]
+
+
+def _shared_pins(cfg: Config) -> Iterator[str]:
+    """Two things wired to one pin: a bell driven on a button's pin shorts it when pressed."""
+    users: dict[int, str] = {}
+    wired = [(f"buttons.{n}", b["pin"]) for n, b in cfg.buttons.items()]
+    for what, pin in [*wired, *((f"outputs.{n}", p) for n, p in cfg.outputs.items())]:
+        if pin in users:
+            yield (f"[gpio] {what} is on GPIO{pin}, which {users[pin]} uses already; "
+                   "each button and output needs a pin of its own")
+        else:
+            users[pin] = what
 
 
 CHECKED_FLAGS = ("name", "groups", "size", "state_dir", "rotate", "port", "ns_port")

@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 
 STATUS_EVERY = 1.0
 """Seconds between two looks at whether the status line changed (two attribute reads)."""
+PING_BOUNDS = (0.05, 60.0)
+"""The watchdog is pinged every third of its interval, within these seconds: a garbage
+``WATCHDOG_USEC=1`` must not spin the thread, a huge one must not overflow a wait."""
 
 
 def enabled() -> bool:
@@ -104,7 +107,8 @@ class Heartbeat:
             return ""
 
     def _run(self) -> None:
-        period = self.interval / 3 if self.interval else None
+        lo, hi = PING_BOUNDS
+        period = min(max(self.interval / 3, lo), hi) if self.interval else None
         tick = STATUS_EVERY if period is None else min(STATUS_EVERY, period)
         while not self.ready.wait(0.1):
             if self._stop.is_set():

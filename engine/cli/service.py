@@ -84,9 +84,15 @@ def executable() -> Path:
                             f"{candidates[0].parent}); install pyrostage with pip into a venv")
 
 
-def quote(arg: str | Path) -> str:
-    """One word of a unit file: specifiers and variables escaped, quoted if it has spaces."""
-    text = str(arg).replace("%", "%%").replace("$", "$$")
+def quote(arg: str | Path, command: bool = False) -> str:
+    """One word of a unit file: specifiers escaped (and ``$`` in a ``command``, the only
+    place systemd expands variables), quoted if it has spaces. A line break would end the
+    setting (and could start another), so control characters are refused."""
+    text = str(arg)
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise ValueError(f"a unit file cannot hold the path {text!r} (it has a line break or "
+                         "another control character); rename or move it")
+    text = text.replace("%", "%%").replace("$", "$$" if command else "$")
     if any(c.isspace() or c in "\"'\\;" for c in text) or not text:
         text = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return text
@@ -130,7 +136,7 @@ class Plan:
             args += ["--config", self.config]
         if self.kind == "ns":
             args += ["--host", "0.0.0.0"]
-        return " ".join(quote(a) for a in args)
+        return " ".join(quote(a, command=True) for a in args)
 
 
 def plan(kind: str, user: str | None, config: str | None, desktop: bool) -> Plan:
@@ -289,6 +295,7 @@ def install_service(kind: str, user: str | None, config: str | None, show: bool,
     restarts it whatever stopped it. Prints the systemctl commands to run next."""
     try:
         p = plan(kind, user, config, desktop)
+        unit = render(p)  # a path no unit file can hold is refused here, in one line
     except ERRORS as exc:
         raise fail(exc) from None
     if not show and not desktop and p.account.uid == 0 and user is None:
@@ -296,7 +303,7 @@ def install_service(kind: str, user: str | None, config: str | None, show: bool,
                                    f"install-service --user NAME {kind}` with the user who "
                                    "owns the venv and the config (or --user root)")
     if show:
-        click.echo(render(p), nl=False)
+        click.echo(unit, nl=False)
         return
     try:
         notes = install(p)
