@@ -270,3 +270,20 @@ def test_check_warns_of_a_table_nothing_reads(toml):
     code, stdout, stderr = check(str(toml("[plugins.scorebord]\nx = 1\n")))
     assert (code, stdout) == (0, "ok\n")
     assert "[plugins.scorebord] in the config names no mode or behaviour" in stderr
+
+
+@pytest.mark.parametrize("section, line, hint", [
+    ("display", "fullscreen = True", "true and false are lowercase"),
+    ("node", 'name = "red', "a quote is not closed"),
+    ("node", "ns_host = camp-ns.local", 'text needs quotes: key = "value"'),
+    ("gpio", "buttons = { main = 14, second = 15, }", "no comma before the closing }"),
+    ("node", '[node]\nhost = "auto"', "each [section] once: add its keys under the first"),
+])
+def test_a_toml_slip_is_shown_with_its_line_and_the_usual_cause(tmp_path, section, line, hint):
+    file = tmp_path / "camp.toml"
+    file.write_text(f"[{section}]\n{line}\n")
+    with pytest.raises(ValueError) as err:
+        load(file)
+    message = str(err.value)
+    assert "\n" not in message and hint in message and str(file) in message
+    assert "at line" in message

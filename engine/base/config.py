@@ -376,11 +376,34 @@ def _read(file: Path) -> dict[str, Any]:
     import tomllib
 
     try:  # utf-8-sig: Windows editors start a UTF-8 file with a byte order mark
-        return tomllib.loads(file.read_bytes().decode("utf-8-sig"))
+        text = file.read_bytes().decode("utf-8-sig")
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"config file {file}: {exc}") from None
+        raise ValueError(f"config file {file}: {exc}{_toml_hint(text, exc)}") from None
     except UnicodeDecodeError as exc:
         raise ValueError(f"config file {file} is not UTF-8 text: {exc}") from None
+
+
+TOML_HINTS = (
+    (re.compile(r"=\s*(True|False|yes|no|on|off)\s*(#.*)?$"), "true and false are lowercase"),
+    (re.compile(r"=\s*[A-Za-z][^\"'\[{]*$"), "text needs quotes: key = \"value\""),
+    (re.compile(r"=\s*\"[^\"]*$"), "a quote is not closed"),
+    (re.compile(r",\s*}"), "no comma before the closing }"),
+    (re.compile(r"^\s*\[\s*(\w+)\s*\]"), "each [section] once: add its keys under the first"),
+)
+
+
+def _toml_hint(text: str, exc: Exception) -> str:
+    """The line the TOML parser stopped at, and what is usually wrong with such a line."""
+    at = re.search(r"at line (\d+)", str(exc))  # tomllib's own attributes come in 3.14
+    lineno = int(at.group(1)) if at else None
+    lines = text.splitlines()
+    if not isinstance(lineno, int) or not 1 <= lineno <= len(lines):
+        return ""
+    line = lines[lineno - 1].strip()
+    hint = next((why for pattern, why in TOML_HINTS if pattern.search(line)), "")
+    shown = line if len(line) <= 60 else line[:57] + "..."
+    return f": `{shown}`" + (f" ({hint})" if hint else "")
 
 
 def _apply(cfg: Config, data: dict[str, Any]) -> Iterator[str]:

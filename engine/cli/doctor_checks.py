@@ -247,8 +247,8 @@ def shared_key(ctx: Context) -> Check:
     where = "the LAN address (host = auto)" if cfg.host == "auto" else cfg.host
     if not key:
         if lan:
-            return Check("shared key", PROBLEM, f"the node would serve on {where} without a "
-                         "shared key: anyone on this network could drive it",
+            return Check("shared key", WARNING, f"the node would serve on {where} without a "
+                         "shared key: it runs, but anyone on this network could drive it",
                          f"set hmac_key under [node] (or {HMAC_ENV}), the same on every node, "
                          "name server and controller")
         status = WARNING if ctx.pi else INFO

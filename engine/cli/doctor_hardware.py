@@ -154,7 +154,7 @@ def pygame_check(ctx: Context) -> Check:
     info = ctx.probes.result("video default")
     if "missing" in info:
         return Check("pygame", PROBLEM, f"not importable ({info['missing']})",
-                     f"pip install 'pyrostage[pi]' in the venv ({GUIDE}, step 3)")
+                     f"pip install \"PATH-TO-PYROSTAGE-SOURCE[pi]\" in the venv ({GUIDE}, step 3)")
     if "failed" in info:
         return Check("pygame", PROBLEM, f"importing it {info['failed']}",
                      "reinstall pygame in the venv (pip install --force-reinstall pygame)")
@@ -308,7 +308,8 @@ def gpio(ctx: Context) -> list[Check]:
         status = PROBLEM if cfg.gpio == "rpi" else WARNING
         then = "the node will not start" if cfg.gpio == "rpi" else "buttons are simulated"
         return [Check("gpio", status, f"backend {choice}: {exc} ({then})",
-                      "pip install 'pyrostage[pi]' in the venv (it brings rpi-lgpio)")]
+                      "pip install \"PATH-TO-PYROSTAGE-SOURCE[pi]\" in the venv (it brings "
+                      "rpi-lgpio)")]
     picked = backend.name + (f", picked by auto on a {ctx.pi}" if cfg.gpio == "auto" and ctx.pi
                              else ", picked by auto" if cfg.gpio == "auto" else "")
     if not ctx.pi and backend.name != "rpi":

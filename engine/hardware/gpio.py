@@ -243,7 +243,13 @@ def make_backend(choice: str) -> Backend:
                 log.warning("RPi.GPIO is not usable (%s); buttons are simulated", exc)
                 return SimBackend()
     if choice == "rpi":
-        return RpiBackend()
+        try:
+            return RpiBackend()
+        except ImportError as exc:
+            raise ModuleNotFoundError(
+                f"gpio backend 'rpi' needs RPi.GPIO, which is not installed ({exc}): install "
+                "the pi extra (pip install 'PATH-TO-PYROSTAGE[pi]', which brings rpi-lgpio), "
+                "or use backend 'auto', 'sim' or 'none'") from None
     return SimBackend() if choice == "sim" else NoBackend()
 
 
