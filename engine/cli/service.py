@@ -169,9 +169,12 @@ def render(p: Plan) -> str:
         lines += ["# Runs in the desktop session, which owns the screen.",
                   "PartOf=graphical-session.target", "After=graphical-session.target"]
     else:
-        lines += ["# Start once the network is up (the node registers and listens on it).",
+        uses = {"node": "the node registers and listens on it", "ns": "it listens on it",
+                "web": "phones reach it over it"}[p.kind]
+        lines += [f"# Start once the network is up ({uses}).",
                   "Wants=network-online.target", "After=network-online.target"]
-    lines += ["# Never give up restarting (a kiosk must come back, however often it stopped).",
+    lines += ["# Never give up restarting: a camp's screens and their name server must come",
+              "# back, however often they stopped.",
               "StartLimitIntervalSec=0", "", "[Service]"]
     if node:
         lines += ["# The node says READY=1 once it serves and pings the watchdog from its main",
@@ -183,7 +186,8 @@ def render(p: Plan) -> str:
     else:
         lines.append("Type=simple")
     lines.append(f"ExecStart={p.command()}")
-    lines += ["# Also after a clean exit (Escape twice at the keyboard).", "Restart=always",
+    why = "Escape twice at the keyboard" if node else "a stop by hand is `systemctl stop`"
+    lines += [f"# Also after a clean exit ({why}).", "Restart=always",
               f"RestartSec={RESTART_SEC}", "TimeoutStopSec=15"]
     if not p.desktop:
         lines.append(f"User={p.account.name}")

@@ -3,6 +3,7 @@ loop, and a hang guard. The project's own suite (``tests/conftest.py``) uses the
 
 from __future__ import annotations
 
+import errno
 import socket
 import threading
 import time
@@ -45,6 +46,14 @@ class NameServer:
         self.host = host
         self.port = port or free_port()
         self.hmac_key = hmac_key
+        for _ in range(4 if port is None else 0):  # a free port can be taken before we bind it
+            try:
+                self.start()
+                return
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE:
+                    raise
+                self.port = free_port()
         self.start()
 
     def start(self) -> None:
