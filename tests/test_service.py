@@ -132,9 +132,14 @@ def test_without_permission_install_refuses_in_one_line(tmp_path):
         pytest.skip("this user may write /etc/systemd/system")
     cmd = [sys.executable, "-m", "engine", "install-service", "node"]
     if os.getuid() == 0:  # drop to nobody, who may not write there
-        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
         if shutil.which("setpriv") is None:
             pytest.skip("setpriv (util-linux) is missing")
+        nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        tried = subprocess.run([*nobody, sys.executable, "-c", "import engine"],
+                               capture_output=True, cwd=ROOT, timeout=60)
+        if tried.returncode != 0:  # e.g. a Python under /root, whose library nobody reads
+            pytest.skip(f"this Python cannot run as nobody: {tried.stderr[-200:]!r}")
+        cmd = [*nobody, *cmd]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=60,
                           env={**os.environ, "HOME": "/nonexistent",
                                "XDG_CONFIG_HOME": "/nonexistent/config"})
