@@ -79,6 +79,8 @@ class Race:
     award: int = 0
     report: Report = field(default=lambda step: None)
     lanes: dict[str, Lane] = field(default_factory=dict)
+    start: float = 0.0
+    """The start instant in this controller's ``time.monotonic()`` (once armed)."""
     failed: dict[str, str] = field(default_factory=dict)
     _stops: queue.SimpleQueue[dict[str, Any]] = field(default_factory=queue.SimpleQueue)
 
@@ -105,7 +107,7 @@ class Race:
                 self.lanes[node] = Lane(node, str(title or node), offset)
             if not self.lanes:
                 raise ConnectionError("no node could join the race: " + self._why())
-            start = time.monotonic() + self.start_in
+            start = self.start = time.monotonic() + self.start_in
             self._arm(start, list(self.lanes))
             self.report({"event": "armed", "start_in": round(start - time.monotonic(), 3),
                          "nodes": {n: lane.title for n, lane in self.lanes.items()}})
