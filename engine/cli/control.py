@@ -109,22 +109,8 @@ def ctl_job(command: str, words: list[str]) -> Callable[[Controller, str], dict[
     node's declaration, call, and measure the node's clock when the result carries node
     times (journal entries). Its result: ``{"result", "spec", "args", "offset"}``, what
     ``show.human`` takes."""
-    from engine.control.controller import FACADE_MEMBERS, Controller
-    from engine.control.convert import convert_words
-
     def job(ctl_: Controller, node: str) -> dict[str, Any]:
-        spec = None
-        if command in FACADE_MEMBERS:
-            member = "switch" if command == "mode" and words else command
-            sent = Controller.convert_member(member, words)
-            result = ctl_.member(node, member, *sent)
-        else:
-            spec = ctl_.describe(node, command)
-            sent = list(words)
-            if spec is not None:
-                params = [(p["name"], p["type"]) for p in spec["params"]]
-                sent = convert_words(command, spec["signature"], params, words)
-            result = ctl_.call(node, command, *sent)
+        spec, sent, result = ctl_.call_words(node, command, words)
         return {"spec": spec, "args": sent, "result": result,
                 "offset": _offset(ctl_, node) if command == "clock" or show.needs_clock(result)
                 else None}

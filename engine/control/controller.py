@@ -203,13 +203,28 @@ class Controller:
             return self.commands(node).get(command)
         return self._invoke(node, "commands", None, idempotent=True).get(command)
 
-    def convert(self, node: str, command: str, texts: list[str]) -> list[Any]:
-        """Turn typed words into the command's declared argument types."""
+    def convert(self, node: str, command: str, texts: list[str]
+                ) -> tuple[dict[str, Any] | None, list[Any]]:
+        """Typed words as the command's declared argument types: (its declaration, or None
+        when the node declares no such command — the words then go as they are, and the node
+        says what is wrong — and the arguments)."""
         spec = self.describe(node, command)
         if spec is None:
-            return list(texts)
+            return None, list(texts)
         params = [(p["name"], p["type"]) for p in spec["params"]]
-        return convert_words(command, spec["signature"], params, texts)
+        return spec, convert_words(command, spec["signature"], params, texts)
+
+    def call_words(self, node: str, command: str, texts: list[str]
+                   ) -> tuple[dict[str, Any] | None, list[Any], Any]:
+        """Run a command or facade member given as typed words (``ctl``, the shell), the
+        words converted by this node's own declaration; (its declaration, or None for a
+        member, the arguments sent, the result)."""
+        if command in FACADE_MEMBERS:
+            member = "switch" if command == "mode" and texts else command
+            sent = self.convert_member(member, texts)
+            return None, sent, self.member(node, member, *sent)
+        spec, sent = self.convert(node, command, texts)
+        return spec, sent, self.call(node, command, *sent)
 
     @staticmethod
     def convert_member(member: str, texts: list[str]) -> list[Any]:

@@ -104,9 +104,9 @@ def select(nodes: list[NodeInfo], selector: str, where: str = "the name server")
 class _Worker:
     """One node's thread and controller; jobs run one at a time, in order."""
 
-    def __init__(self, node: str, make: Callable[[], Controller]):
+    def __init__(self, node: str, controller: Controller):
         self.node = node
-        self.controller = make()
+        self.controller = controller
         self.jobs: queue.SimpleQueue[tuple[Job, Future[Any]] | None] = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._run, name=f"fleet {node}", daemon=True)
         self.thread.start()
@@ -227,15 +227,8 @@ class Fleet:
                    words: list[str], timeout: float | None = None) -> Results:
         """A command (or a facade member) with typed words, converted by each node's own
         declaration (nodes may run different plugin versions)."""
-        from engine.control.controller import FACADE_MEMBERS
-
-        def job(ctl: Controller, node: str) -> Any:
-            if command in FACADE_MEMBERS:
-                member = "switch" if command == "mode" and words else command
-                return ctl.member(node, member, *Controller.convert_member(member, words))
-            return ctl.call(node, command, *ctl.convert(node, command, words))
-
-        return self.run(targets, job, timeout)
+        return self.run(targets, lambda ctl, node: ctl.call_words(node, command, words)[2],
+                        timeout)
 
     def member(self, targets: str | Iterable[NodeInfo | str], name: str, *args: Any,
                timeout: float | None = None) -> Results:
@@ -264,16 +257,13 @@ class Fleet:
                 worker = self._workers[node] = _Worker(node, self._controller_for(node))
             return worker
 
-    def _controller_for(self, node: str) -> Callable[[], Controller]:
+    def _controller_for(self, node: str) -> Controller:
+        """A controller of its own for ``node``'s worker, told the node's address if known."""
+        ctl = self.controller.clone(timeout=self.timeout)
         uri = next((n.uri for n in self._nodes or () if n.name == node), None)
-
-        def make() -> Controller:
-            ctl = self.controller.clone(timeout=self.timeout)
-            if uri is not None:
-                ctl.remember(node, uri)
-            return ctl
-
-        return make
+        if uri is not None:
+            ctl.remember(node, uri)
+        return ctl
 
     def _abandon(self, node: str) -> None:
         """Give up on ``node``'s worker (wake it if it is reading): a fresh one takes the next
