@@ -102,6 +102,17 @@ def camp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[NameServer,
         ns.stop()
 
 
+@pytest.fixture(scope="module")
+def camp_web(camp) -> Iterator[Any]:
+    """``pyrostage web`` (in this process, a free port) for the ``camp`` nodes: ``.url``,
+    ``.web``; nodes get 2 s to answer each call."""
+    from webtools import web_for
+
+    ns, _ = camp
+    with web_for(ns) as running:
+        yield running
+
+
 @pytest.fixture
 def ctl(camp) -> Iterator[Controller]:
     """A controller for the ``camp`` nodes."""

@@ -22,7 +22,7 @@ from conftest import ROOT, lookup_proxy, spawn_node, wait_for
 
 from engine.core.plugins import collect, get_plugin_manager
 
-BUILTINS = {"colorsquare", "scoreboard", "timer", "easter_egg"}
+BUILTINS = {"colorsquare", "scoreboard", "timer", "easter_egg", "join"}
 
 HEADER = """\
 from engine import Behaviour, Mode, command, hookimpl
@@ -195,7 +195,7 @@ def test_a_broken_plugin_is_skipped_and_reported(site, name, caplog):
     for part in reason:
         assert part in loaded.failed[name].error
     assert set(registry.modes) == {"colorsquare", "scoreboard", "timer"}
-    assert set(registry.behaviours) == {"easter_egg"}
+    assert set(registry.behaviours) == {"easter_egg", "join"}
     assert registry.source["timer"] == "timer"
     assert f"plugin {name!r}" in caplog.text
     assert set(loaded.plugins) == BUILTINS

@@ -25,7 +25,7 @@ MISTAKES = [
     ("[node]\nhmac_key = 5\n", "[node] hmac_key must be a non-empty string, got 5"),
     ("[node]\ncolour = \"red\"\n", "[node] colour is not a setting; [node] has name, host,"),
     ("[screen]\nsize = \"800x600\"\n", "[screen] is not a section pyrostage knows; the "
-     "sections are [node], [display], [gpio], [plugins], [tls]"),
+     "sections are [node], [display], [gpio], [plugins], [web], [tls]"),
     ("name = \"red\"\n", "name is outside any section; settings go in [node], [display]"),
     ("[display]\nrotate = 45\n", "[display] rotate must be one of 0, 90, 180, 270, got 45"),
     ("[display]\nsound = \"yes\"\n", "[display] sound must be true or false, got 'yes'"),

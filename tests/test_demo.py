@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from conftest import ROOT, free_port, lookup_proxy, wait_for
 
@@ -18,18 +19,23 @@ from engine.testing import NameServer
 GUARD = 60.0  # hang guard: four nodes starting on a busy two-core machine
 
 
-def test_demo_with_four_nodes_lists_groups_and_stops_cleanly(tmp_path: Path) -> None:
-    port = free_port()
+def test_demo_with_four_nodes_lists_groups_serves_the_page_and_stops_cleanly(
+        tmp_path: Path) -> None:
+    port, web_port = free_port(), free_port()
     log = tmp_path / "demo.log"
     with open(log, "wb") as out:
         demo = subprocess.Popen(
             [sys.executable, "-m", "engine", "demo", "--nodes", "4", "--ns-port", str(port),
-             "--headless", "--state-dir", str(tmp_path / "state")],
+             "--headless", "--state-dir", str(tmp_path / "state"), "--web-port", str(web_port)],
             cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
             env={**os.environ, "COLUMNS": "200"},
         )
     try:
-        wait_for(lambda: "Ctrl-C stops the demo" in log.read_text(), timeout=GUARD)
+        page = f"http://127.0.0.1:{web_port}/"
+        wait_for(lambda: f"pyrostage web: open {page}" in log.read_text(), timeout=GUARD)
+        cards = httpx.get(f"{page}api/nodes", timeout=GUARD).json()
+        assert [c["name"] for c in cards] == ["blue", "gold", "green", "red"]
+        assert "▀" in log.read_text()  # the QR code to scan
         with Controller("127.0.0.1", port) as ctl:
             found = {n.name: n.groups for n in ctl.nodes()}
         assert found == {name: ["teams"] for name in ("blue", "gold", "green", "red")}

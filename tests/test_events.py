@@ -359,3 +359,16 @@ def test_a_press_and_the_points_the_egg_scores_for_it_are_saved_together(start_n
     node.stop()
     with start_node().proxy() as p:
         assert p.call("get_score") == score + 10
+
+
+def test_a_change_to_a_mode_off_screen_says_state_changed_once_it_changed(start_node,
+                                                                           recorded):
+    pm, recorder = recorded
+    node = start_node(pm=pm)
+    with node.proxy() as p:
+        p.switch("colorsquare")
+        del recorder.events[:]
+        p.call("scoreboard.set_team", "Owls")
+        p.call("scoreboard.set_team", "Owls")  # the same again: nothing changed
+        p.call("scoreboard.get_team")
+    assert recorder.events == [("engine", "state_changed", {"behaviour": "scoreboard"})]

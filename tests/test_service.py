@@ -78,8 +78,7 @@ def test_printed_system_units_verify_clean(tmp_path, kind):
     assert keys["ProtectHome"] == "read-only" and keys["PrivateTmp"] == "yes"
     assert keys["EnvironmentFile"] == "-/etc/pyrostage/env"
     assert "PrivateDevices" not in keys and "DevicePolicy" not in keys  # screen, GPIO stay
-    if kind != "web":  # `pyrostage web` comes with a later issue
-        assert keys["Type"] == "notify" and keys["NotifyAccess"] == "main"
+    assert keys["Type"] == "notify" and keys["NotifyAccess"] == "main"
     if kind == "node":
         assert int(keys["WatchdogSec"]) > 0
 

@@ -91,8 +91,10 @@ def command(
 class Behaviour:
     """A named set of commands with state kept in the node's store (e.g. the easter egg).
 
-    The stage makes one instance per node. ``self.stage`` is the engine API, ``self.state``
-    the durable key/value view for this behaviour, ``self.config`` its config table.
+    It has no screen of its own, but may paint over the shown mode (``overlay``) and be
+    ticked at a ``deadline()``. The stage makes one instance per node. ``self.stage`` is the
+    engine API, ``self.state`` the durable key/value view for this behaviour, ``self.config``
+    its config table.
     """
 
     name: ClassVar[str] = ""
@@ -133,6 +135,40 @@ class Behaviour:
         outside any change, so read fields only. An exception here shows as ``{"error": ...}``
         for this behaviour and the rest of the status is unaffected. Default: ``{}``."""
         return {}
+
+    def tick(self, now: float) -> None:
+        """Advance time-driven state, as a change on the serialized path (all or nothing,
+        ``self.state.set`` is committed, ``stage.source`` is ``"tick"``): a countdown that
+        reaches zero and rings, a notice whose time is up.
+
+        Called on the main loop, with ``now = stage.clock()``: for a behaviour, or a mode that
+        is not shown, when the time its ``deadline()`` returned has come (then again on every
+        pass of the loop until ``deadline()`` moves on or returns None, so clear it in
+        ``tick``); for the shown mode once per frame, before ``draw``, while ``animating()`` is
+        True. The shown mode ticks only while animating, whatever its deadline. Not called
+        while the state cannot be saved. An exception undoes the tick's changes and is logged.
+        Default: nothing.
+        """
+
+    def deadline(self) -> float | None:
+        """A ``stage.clock()`` time at which this behaviour (or mode, while not shown) needs
+        ``tick``: a countdown in the background that must ring at zero, an overlay that must
+        go at its time; None = no need. Asked on every pass of the main loop: keep it cheap.
+        Default: None."""
+        return None
+
+    def overlay(self, surface: pygame.Surface) -> None:
+        """Paint over the shown mode's picture, whatever mode it is (a QR code to join).
+
+        Called on the main thread, under the engine lock, right after the shown mode's
+        ``draw`` (also when that failed), for every behaviour and mode that overrides it, in
+        load order; the finished frame is then turned for a rotated screen, so paint upright
+        on ``surface`` as ``draw`` does. It has no frames of its own: call
+        ``stage.request_redraw()`` when what it shows changes (in the command that changed it,
+        or in ``tick`` at its ``deadline()``). Cache what you render and blit it; draw nothing
+        when there is nothing to show. An exception is logged once and the frame goes on
+        without this overlay. Default: nothing.
+        """
 
     def publish(self, name: str, /, **data: Any) -> None:
         """Publish event ``name`` from this behaviour (its ``source`` is ``self.name``) to
@@ -203,26 +239,6 @@ class Mode(Behaviour):
         """True while the mode wants a new frame (and a ``tick``) at the display's frame
         rate; False lets the loop sleep until something changes. Default: False."""
         return False
-
-    def tick(self, now: float) -> None:
-        """Advance time-driven state, as a change on the serialized path (all or nothing,
-        ``self.state.set`` is committed, ``stage.source`` is ``"tick"``): a countdown that
-        reaches zero and rings.
-
-        Called on the main loop, with ``now = stage.clock()``: once per frame, before ``draw``,
-        while this mode is active and ``animating()`` is True; and, for a mode that is not
-        shown, when the time its ``deadline()`` returned has come (then again on every pass of
-        the loop until ``deadline()`` moves on or returns None, so clear it in ``tick``). The
-        shown mode ticks only while animating, whatever its deadline. Not called while the
-        state cannot be saved. An exception undoes the tick's changes and is logged. Default:
-        nothing.
-        """
-
-    def deadline(self) -> float | None:
-        """A ``stage.clock()`` time at which this mode needs ``tick`` even while not shown
-        (a countdown in the background that must ring at zero); None = no need. Asked on every
-        pass of the main loop: keep it cheap. Default: None."""
-        return None
 
     def on_button(self, button: str, at: float) -> None:
         """A debounced press of ``button`` (``"main"`` is the big one) while this mode is

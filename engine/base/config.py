@@ -93,6 +93,11 @@ class Config:
     """The ``[plugins.<name>]`` tables, keyed by mode or behaviour name (what ``modes()`` and
     ``status()`` show), not by plugin; each is that one's ``self.config``. The node checks
     them against what each declares (``engine.core.plugins.check_tables``)."""
+    web_host: str = "127.0.0.1"
+    """Where ``pyrostage web`` serves the page (``[web] host``; "auto": the LAN address)."""
+    web_port: int = 8080
+    web_token: str | None = None
+    """The token the page and API need (``[web] token``; PYROSTAGE_WEB_TOKEN wins)."""
     tls: TLS = field(default_factory=TLS)
     file: Path | None = None
     """The config file read, if any (for messages)."""
@@ -167,6 +172,13 @@ def _text(value: Any) -> str:
 
 def _path(value: Any) -> Path:
     return Path(_text(str(value) if isinstance(value, Path) else value)).expanduser()
+
+
+def _token(value: Any) -> str:
+    text = _text(value)
+    if not 8 <= len(text) <= 256 or not text.isprintable() or " " in text:
+        raise ValueError(text)
+    return text
 
 
 def _choice(*choices: Any) -> Callable[[Any], Any]:
@@ -339,6 +351,14 @@ KEYS: tuple[Key, ...] = (
     Key("plugins", "deny", "a list of plugin names",
         "Never load these plugins (also PYROSTAGE_DISABLE_PLUGINS).", _list(_text),
         sets="block"),
+    Key("web", "host", "an address of this machine, or \"auto\"",
+        "Where `pyrostage web` serves the page: 127.0.0.1 is this machine only; \"auto\": "
+        "the LAN address (then set a token).", _text, sets="web_host"),
+    Key("web", "port", "an integer from 1 to 65535", "The web page's port.", _int(1, 65535),
+        sets="web_port"),
+    Key("web", "token", "8 to 256 printable characters without spaces",
+        "The token phones enter once (PYROSTAGE_WEB_TOKEN wins over it).", _token,
+        sets="web_token", example="pick-a-long-secret"),
     Key("tls", "cert", "a file path", "This machine's certificate (PEM): Pyro over TLS.",
         _text, example="node.crt"),
     Key("tls", "key", "a file path", "Its private key.", _text, example="node.key"),

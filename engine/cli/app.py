@@ -107,7 +107,7 @@ SUBCOMMANDS = {
     "shell": "engine.cli.shell", "watch": "engine.cli.watch", "race": "engine.cli.race",
     "preset": "engine.cli.presets",
     "install-service": "engine.cli.service", "config": "engine.cli.config",
-    "doctor": "engine.cli.doctor",
+    "doctor": "engine.cli.doctor", "web": "engine.cli.web",
 }
 """Where each subcommand lives: its module is imported only when it is used (or for help)."""
 

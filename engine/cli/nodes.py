@@ -180,7 +180,10 @@ DEMO_GROUP = "teams"
 @click.option("--ns-port", default=9090, show_default=True, type=NS_PORT)
 @click.option("--headless", is_flag=True, help="No windows even where a screen exists.")
 @click.option("--state-dir", type=click.Path(file_okay=False), help="Where the demo keeps state.")
-def demo(count: int, ns_port: int, headless: bool, state_dir: str | None) -> None:
+@click.option("--web-port", default=8080, show_default=True, type=click.IntRange(0, 65535),
+              help="Port of the web page (taken: a free one; 0: no web page).")
+def demo(count: int, ns_port: int, headless: bool, state_dir: str | None,
+         web_port: int) -> None:
     """An embedded name server and N nodes (default 2: "red" and "blue") on this machine,
     all in group "teams": rehearse a camp's screens from one terminal."""
     setup_logging(False)
@@ -218,11 +221,19 @@ def demo(count: int, ns_port: int, headless: bool, state_dir: str | None) -> Non
                 raise click.ClickException("the demo nodes did not come up; see the log above")
             if stopping.wait(0.2):
                 return
+        page = _demo_web(ns_port, web_port)
         _print_demo_help(names, ns_port, state_dir)
+        if page is not None:
+            from engine.cli.web import announce
+
+            click.echo()
+            announce(page.url, None, "127.0.0.1")
         while not stopping.wait(0.5):
             if all(c.poll() is not None for c in children):
                 break
     finally:
+        if page is not None:
+            page.stop()
         for c in children:
             if c.poll() is None:
                 c.send_signal(signal.SIGTERM)
@@ -232,6 +243,30 @@ def demo(count: int, ns_port: int, headless: bool, state_dir: str | None) -> Non
             except subprocess.TimeoutExpired:
                 c.kill()
         daemon.shutdown()
+
+
+def _demo_web(ns_port: int, port: int) -> Any:
+    """The web page beside the demo's nodes (this machine only, no token), if installed."""
+    if port == 0:
+        return None
+    try:
+        from engine.cli.web import build
+        from engine.web.server import serve_in_thread
+    except ImportError as exc:
+        click.echo(f"(no web page: pip install 'pyrostage[web]' for it; {exc.name} is "
+                   "missing)", err=True)
+        return None
+    for attempt in (port, 0):  # a taken port: any free one
+        try:
+            web, _host, _port = build("127.0.0.1", attempt or port, "", "127.0.0.1", ns_port,
+                                      None)
+            running = serve_in_thread(web, "127.0.0.1", attempt)
+        except OSError:
+            continue
+        web.share_url = running.url
+        return running
+    click.echo("(no web page: it could not start; see the log above)", err=True)
+    return None
 
 
 def _print_demo_help(names: list[str], ns_port: int, state_dir: str) -> None:

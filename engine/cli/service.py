@@ -136,6 +136,8 @@ class Plan:
             args += ["--config", self.config]
         if self.kind == "ns":
             args += ["--host", "0.0.0.0"]
+        if self.kind == "web":  # every address; set [web] token: phones on the LAN reach it
+            args += ["--host", "0.0.0.0", "--no-qr"]
         return " ".join(quote(a, command=True) for a in args)
 
 
@@ -160,11 +162,9 @@ def render(p: Plan) -> str:
     """The unit file's text."""
     node = p.kind == "node"
     what = {"node": "display node", "ns": "name server",
-            "web": "web controller (the `web` command comes with a later release)"}[p.kind]
+            "web": "web page for phones"}[p.kind]
     lines = ["# Written by `pyrostage install-service`; run it again rather than editing this.",
              "[Unit]", f"Description=pyrostage {what}"]
-    if p.kind == "web":
-        lines.append("# Until `pyrostage web` exists this unit fails to start; leave it disabled.")
     if p.desktop:
         lines += ["# Runs in the desktop session, which owns the screen.",
                   "PartOf=graphical-session.target", "After=graphical-session.target"]
@@ -180,11 +180,9 @@ def render(p: Plan) -> str:
         lines += ["# The node says READY=1 once it serves and pings the watchdog from its main",
                   "# loop; a main loop that hangs longer than WatchdogSec gets it restarted.",
                   "Type=notify", "NotifyAccess=main", f"WatchdogSec={WATCHDOG_SEC}"]
-    elif p.kind == "ns":
-        lines += ["# The name server says READY=1 once it listens.", "Type=notify",
-                  "NotifyAccess=main"]
     else:
-        lines.append("Type=simple")
+        lines += [f"# The {what} says READY=1 once it listens.", "Type=notify",
+                  "NotifyAccess=main"]
     lines.append(f"ExecStart={p.command()}")
     why = "Escape twice at the keyboard" if node else "a stop by hand is `systemctl stop`"
     lines += [f"# Also after a clean exit ({why}).", "Restart=always",

@@ -13,10 +13,11 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from engine.control.summary import plain, shows
+
 if TYPE_CHECKING:
     from engine.control.clock import Offset
 
-PNG_MAGIC = b"\x89PNG"
 IRREGULAR = {"set": "set", "reset": "reset", "put": "put", "run": "ran", "ring": "rang",
              "undo": "undid", "begin": "began", "send": "sent", "make": "made", "get": "got",
              "stop": "stopped", "drop": "dropped", "step": "stepped", "shut": "shut",
@@ -91,24 +92,6 @@ def past(verb: str) -> str:
     if len(verb) > 2 and verb.endswith("y") and verb[-2] not in "aeiou":
         return verb[:-1] + "ied"
     return verb + "ed"
-
-
-def plain(v: Any) -> str:
-    """A scalar or flat list as people type it: 255,0,0, yes, 12.5, Red Foxes."""
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if v is None:
-        return "-"
-    if isinstance(v, float):
-        return f"{v:.3f}".rstrip("0").rstrip(".") if abs(v) < 1e12 else f"{v:g}"
-    if isinstance(v, bytes | bytearray):
-        kind = "PNG, " if bytes(v[:4]) == PNG_MAGIC else ""
-        return f"<{kind}{len(v)} bytes>"
-    if isinstance(v, list | tuple):
-        if all(isinstance(x, int | float) and not isinstance(x, bool) for x in v):
-            return ",".join(plain(x) for x in v)
-        return ", ".join(plain(x) for x in v)
-    return str(v)
 
 
 def value(v: Any, offset: Offset | None = None) -> str:
@@ -216,42 +199,6 @@ def duration(seconds: Any) -> str:
 
 
 # -- what a node shows, its status ---------------------------------------------------------
-
-def _colour(state: dict[str, Any]) -> str:
-    return str(state.get("name") or plain(state.get("color")))  # the name is r,g,b if none
-
-
-def _score(state: dict[str, Any]) -> str:
-    return f"{state.get('team')}: {plain(state.get('score'))}"
-
-
-def _timer(state: dict[str, Any]) -> str:
-    shown = state.get("shown")
-    if state.get("running"):
-        limit = state.get("countdown")
-        return f"countdown {plain(limit)} s: {shown}" if limit else f"running {shown}"
-    return f"stopped {shown}"
-
-
-SHOWS = {"colorsquare": _colour, "scoreboard": _score, "timer": _timer}
-"""The built-in modes' summaries in a few words; other modes get their first few values."""
-
-
-def shows(status: dict[str, Any]) -> str:
-    """What a node shows now, in a few words, from its ``status()``."""
-    mode = status.get("mode")
-    state = (status.get("state") or {}).get(mode)
-    if not isinstance(state, dict):
-        return ""
-    try:
-        if mode in SHOWS:
-            return SHOWS[str(mode)](state)
-    except Exception:  # a summary of another version's shape: fall back to the values
-        pass
-    items = [(k, v) for k, v in state.items()
-             if v is not None and not isinstance(v, dict) and not k.endswith("error")]
-    return ", ".join(f"{k.replace('_', ' ')} {plain(v)}" for k, v in items[:3])
-
 
 def status_summary(status: dict[str, Any]) -> str:
     """``status()`` in a line (a second one only for what is wrong): mode and what it shows,

@@ -19,12 +19,17 @@ WAIT = 5.0
 """Seconds watch waits for every node's subscription before it says which are not there."""
 
 
+QUIET = ("screen_changed", "state_changed")
+"""The engine's "something changed" records, shown only with --screens (the change itself has
+its own record, or the state it changed is not on screen)."""
+
+
 @main.command()
 @ns_options
 @click.argument("selector", default="all")
 @click.option("--json", "as_json", is_flag=True, help="One JSON record per line (every event).")
 @click.option("--screens", is_flag=True,
-              help="Also the screen_changed events that follow most changes.")
+              help="Also the screen_changed/state_changed events that follow changes.")
 def watch(ns_host: str | None, ns_port: int | None, selector: str, as_json: bool,
           screens: bool) -> None:
     """Print the events of the nodes SELECTOR names (red, red,blue, @group or all, the
@@ -54,7 +59,7 @@ def watch(ns_host: str | None, ns_port: int | None, selector: str, as_json: bool
             for record in listener:
                 if as_json:
                     click.echo(json.dumps(record))
-                elif record.get("name") == "screen_changed" and not screens:
+                elif record.get("name") in QUIET and not screens:
                     continue
                 else:
                     click.echo(line(record, clocks.offset(str(record["node"])), width))

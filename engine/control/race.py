@@ -11,6 +11,7 @@ together, and each elapsed time counts from that instant. Stops arrive as pushed
 from __future__ import annotations
 
 import queue
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -82,6 +83,8 @@ class Race:
     start: float = 0.0
     """The start instant in this controller's ``time.monotonic()`` (once armed)."""
     failed: dict[str, str] = field(default_factory=dict)
+    called_off: threading.Event = field(default_factory=threading.Event)
+    """Set by ``call_off()`` (another thread): the race ends now, unstopped timers stopped."""
     _stops: queue.SimpleQueue[dict[str, Any]] = field(default_factory=queue.SimpleQueue)
 
     def run(self) -> dict[str, Any]:
@@ -141,8 +144,8 @@ class Race:
     def _remeasure(self, start: float) -> None:
         """Just before the start: measure again, learn the drift, correct the start sent."""
         wait = start - REMEASURE_BEFORE - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
+        if wait > 0 and self.called_off.wait(wait):
+            return
         again = self._offsets(list(self.lanes))
         moved = []
         for node, outcome in again.items():
@@ -177,7 +180,7 @@ class Race:
         deadline = start + self.timeout
         while any(lane.elapsed is None for lane in self.lanes.values()):
             left = deadline - time.monotonic()
-            if left <= 0:
+            if left <= 0 or self.called_off.is_set():
                 break
             try:
                 record = self._stops.get(timeout=min(left, 0.5))
@@ -219,6 +222,11 @@ class Race:
         self.report({"event": "stopped", "node": newest.node, "place": newest.place,
                      "elapsed": newest.elapsed, "gap": round((newest.elapsed or 0) - best, 6)})
 
+    def call_off(self) -> None:
+        """End a running ``run()`` from another thread: it stops the timers that have not
+        stopped and returns its report (``"called_off": True``)."""
+        self.called_off.set()
+
     def cancel(self) -> None:
         """Stop the timers that have not stopped (an armed one is disarmed)."""
         unfinished = [n for n, lane in self.lanes.items() if lane.elapsed is None]
@@ -233,7 +241,7 @@ class Race:
                          key=lambda lane: lane.elapsed or 0.0)
         winner = ranking[0] if ranking else None
         awarded = None
-        if winner is not None and self.award:
+        if winner is not None and self.award and not self.called_off.is_set():
             done = self.fleet.run([winner.node], lambda ctl, node: ctl.call_as(
                 "race", node, "scoreboard.add_points", self.award))
             awarded = {"node": winner.node, "points": self.award,
@@ -255,4 +263,5 @@ class Race:
             "clock": {n: self._clock_report(lane, start) for n, lane in self.lanes.items()},
             "visual_skew": skew,
             "award": awarded,
+            "called_off": self.called_off.is_set(),
         }

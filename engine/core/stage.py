@@ -43,6 +43,12 @@ RING_MAX = 30.0
 """The longest a bell rings for one call: a stuck bell in a quiet hall is a bug, not a feature."""
 
 
+def _differs(now: dict[str, Any], before: dict[str, Any]) -> bool:
+    """Whether a behaviour's values changed (a set replaces the dict, so the same one is
+    unchanged)."""
+    return now is not before and now != before
+
+
 def ring_seconds(seconds: Any) -> float:
     """``seconds`` checked for ``ring``: a number, more than 0, at most ``RING_MAX``."""
     wanted = f"more than 0 and at most {RING_MAX:g}"
@@ -127,6 +133,7 @@ class Stage:
         self._bad_deadlines: set[str] = set()
         self._bad_animating: set[str] = set()
         self._bad_ticks: set[str] = set()
+        self._bad_overlays: set[str] = set()
         self._changes: list[list[Event]] = []  # events of the change running now, per nesting
         self._redrawn = False  # the change running now asked to redraw the active mode
         self._outbox: deque[tuple[int, list[Event]]] = deque()  # (store mark, events)
@@ -473,6 +480,10 @@ class Stage:
                 self._redrawn = True
         else:  # a background mode may have a new deadline (a countdown): let the loop see it
             self.wake.set()
+            if owner is not None and source != "tick" and not events and \
+                    _differs(self._states[owner.name].snapshot(), before[owner.name]):
+                # nothing on screen changed, but a page showing this state must hear of it
+                events.append((ENGINE_SOURCE, "state_changed", {"behaviour": owner.name}))
         if nested:
             self._changes[-1].extend(events)
             return result
@@ -728,29 +739,30 @@ class Stage:
                 log.exception("mode %r failed in animating()", self.active.name)
             return False
 
-    def tick(self, mode: Mode | None = None) -> None:
-        """Let a mode advance its state (a countdown reaching zero), on the serialized path."""
-        mode = mode or self.active
-        if type(mode).tick is Mode.tick or not self.store.ok:  # nothing to do; or after the
-            return                                             # next successful try to write
+    def tick(self, behaviour: Behaviour | None = None) -> None:
+        """Let a behaviour (default: the shown mode) advance its state (a countdown reaching
+        zero, an overlay whose time is up), on the serialized path."""
+        ticked = behaviour or self.active
+        if type(ticked).tick is Behaviour.tick or not self.store.ok:  # nothing to do; or after
+            return                                                    # the next try to write
         try:
-            self.apply(lambda: mode.tick(self.clock()), source="tick", owner=mode)
+            self.apply(lambda: ticked.tick(self.clock()), source="tick", owner=ticked)
         except TimeoutError:
-            log.debug("tick of %r skipped: the engine is busy", mode.name)
+            log.debug("tick of %r skipped: the engine is busy", ticked.name)
         except StateNotSaved:
-            log.debug("tick of %r not saved", mode.name)
+            log.debug("tick of %r not saved", ticked.name)
         except Exception:
-            if mode.name not in self._bad_ticks:  # once, not once per frame
-                self._bad_ticks.add(mode.name)
-                log.exception("mode %r failed in tick()", mode.name)
+            if ticked.name not in self._bad_ticks:  # once, not once per frame
+                self._bad_ticks.add(ticked.name)
+                log.exception("%r failed in tick()", ticked.name)
 
     def next_deadline(self) -> float | None:
-        """The soonest time a mode in the background needs a tick (seconds, stage clock); while
-        the state cannot be saved, no sooner than the store's next try to write (the loop
-        wakes for it, and ticks that could not be saved do not spin)."""
+        """The soonest time a behaviour or a mode in the background needs a tick (seconds,
+        stage clock); while the state cannot be saved, no sooner than the store's next try to
+        write (the loop wakes for it, and ticks that could not be saved do not spin)."""
         soonest = None
-        for mode in self.modes.values():
-            when = self._deadline_of(mode)
+        for behaviour in tuple(self.behaviours.values()):
+            when = self._deadline_of(behaviour)
             if when is not None and (soonest is None or when < soonest):
                 soonest = when
         if self.store.stale:
@@ -763,29 +775,30 @@ class Stage:
             soonest = retry if soonest is None else max(soonest, retry)
         return soonest
 
-    def _deadline_of(self, mode: Mode) -> float | None:
-        """``mode.deadline()``; a plugin bug here is logged once and means "no deadline"."""
+    def _deadline_of(self, behaviour: Behaviour) -> float | None:
+        """``behaviour.deadline()``; a plugin bug here is logged once and means "none"."""
         try:
-            return mode.deadline()
+            return behaviour.deadline()
         except Exception:
-            if mode.name not in self._bad_deadlines:
-                self._bad_deadlines.add(mode.name)
-                log.exception("mode %r failed in deadline(); it gets no background ticks",
-                              mode.name)
+            if behaviour.name not in self._bad_deadlines:
+                self._bad_deadlines.add(behaviour.name)
+                log.exception("%r failed in deadline(); it gets no background ticks",
+                              behaviour.name)
             return None
 
     def tick_due(self) -> None:
-        """Tick every background mode whose deadline has come."""
+        """Tick every behaviour and background mode whose deadline has come."""
         now = self.clock()
-        for mode in self.modes.values():
-            if mode is self.active:
+        for behaviour in tuple(self.behaviours.values()):
+            if behaviour is self.active:
                 continue
-            when = self._deadline_of(mode)
+            when = self._deadline_of(behaviour)
             if when is not None and when <= now:
-                self.tick(mode)
+                self.tick(behaviour)
 
     def draw(self, surface: Any) -> Exception | None:
-        """Draw the active mode; return the exception if its draw failed (for a banner).
+        """Draw the active mode, then the overlays over it; return the exception if the mode's
+        draw failed (for a banner).
 
         Raises ``TimeoutError`` (the frame is skipped, the screen stays dirty) while a stuck
         command holds the engine lock, so the loop keeps answering stop and snapshot requests.
@@ -795,6 +808,7 @@ class Stage:
         try:
             self._dirty = False
             mode = self.active
+            error = None
             try:
                 mode.draw(surface)
             except Exception as exc:
@@ -802,11 +816,26 @@ class Stage:
                 if message != self.draw_error:
                     log.exception("mode %r failed to draw", mode.name)
                 self.draw_error = message
-                return exc
-            self.draw_error = None
-            return None
+                error = exc
+            else:
+                self.draw_error = None
+            self._overlay(surface)
+            return error
         finally:
             self.lock.release()
+
+    def _overlay(self, surface: Any) -> None:
+        """Every behaviour that paints over the shown mode (``Behaviour.overlay``), in load
+        order; one that raises is logged once and left out of this frame."""
+        for behaviour in tuple(self.behaviours.values()):
+            if type(behaviour).overlay is Behaviour.overlay:
+                continue
+            try:
+                behaviour.overlay(surface)
+            except Exception:
+                if behaviour.name not in self._bad_overlays:  # once, not once per frame
+                    self._bad_overlays.add(behaviour.name)
+                    log.exception("%r failed in overlay()", behaviour.name)
 
     # -- reading ------------------------------------------------------------------------
 
