@@ -397,3 +397,17 @@ def test_the_page_loads_nothing_from_outside(api):
         assert not url.startswith(("http:", "https:", "//")), url
         assert api.get(url).status_code == 200, url
     _ = time
+
+
+def test_stopping_the_web_ends_open_streams_cleanly(camp, caplog):
+    ns, _ = camp
+    with web_for(ns) as running, httpx.Client(base_url=running.url, timeout=GUARD) as client, \
+            stream(client) as response:
+        events = Events(response)
+        assert events.next()[0] == "hello"
+        with caplog.at_level(logging.ERROR):
+            running.stop()
+            with pytest.raises(EOFError):
+                events.next()  # the stream ended as a stream ends, not cut mid-chunk
+        assert not running.thread.is_alive()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

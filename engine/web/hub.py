@@ -88,10 +88,13 @@ class Hub:
     def stop(self) -> None:
         if self.started:
             self.listener.stop()
+        self.end_streams()
+
+    def end_streams(self) -> None:
+        """End every open stream cleanly (the server is stopping: pages reconnect later)."""
         with self._lock:
             streams = list(self._streams)
-        for stream in streams:
-            stream.loop.call_soon_threadsafe(stream.put, None)
+        self._send(streams, None)
 
     def _nodes(self) -> list[Any]:
         """Every node, asked again each ``renew`` seconds (none while the name server is
@@ -125,7 +128,7 @@ class Hub:
         self._send(streams, (kind, "", data))
 
     @staticmethod
-    def _send(streams: list[Stream], item: Item) -> None:
+    def _send(streams: list[Stream], item: Item | None) -> None:
         for stream in streams:
             try:
                 stream.loop.call_soon_threadsafe(stream.put, item)

@@ -19,6 +19,19 @@ from engine.web.auth import HideTokens
 log = logging.getLogger(__name__)
 
 
+class Server(uvicorn.Server):
+    """uvicorn's server, ending the event streams before it waits for open requests: an
+    endless stream would otherwise hold the shutdown until its timeout, then be cut."""
+
+    def __init__(self, config: uvicorn.Config, web: Web):
+        super().__init__(config)
+        self.web = web
+
+    async def shutdown(self, sockets: Any = None) -> None:
+        self.web.hub.end_streams()
+        await super().shutdown(sockets)
+
+
 def config(web: Web, host: str, port: int, access_log: bool = True,
            sock: socket.socket | None = None) -> uvicorn.Config:
     logging.getLogger("uvicorn.access").addFilter(HideTokens())
@@ -31,7 +44,7 @@ def config(web: Web, host: str, port: int, access_log: bool = True,
 def run(web: Web, host: str, port: int, access_log: bool = True,
         ready: Callable[[], Any] = lambda: None) -> None:
     """Serve until Ctrl-C or SIGTERM (uvicorn handles both); ``ready()`` once it listens."""
-    server = uvicorn.Server(config(web, host, port, access_log))
+    server = Server(config(web, host, port, access_log), web)
 
     def tell() -> None:
         while not server.started and not server.should_exit:
@@ -52,7 +65,7 @@ class Running:
     url: str
 
     def stop(self, timeout: float = 5.0) -> None:
-        self.server.should_exit = True
+        self.server.should_exit = True  # (the server ends the event streams first)
         self.thread.join(timeout)
 
 
@@ -63,7 +76,7 @@ def serve_in_thread(web: Web, host: str = "127.0.0.1", port: int = 0,
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     bound = sock.getsockname()[1]
-    server = uvicorn.Server(config(web, host, bound, access_log))
+    server = Server(config(web, host, bound, access_log), web)
     thread = threading.Thread(target=_serve, args=(server, sock), name="web", daemon=True)
     thread.start()
     deadline = time.monotonic() + started

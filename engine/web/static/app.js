@@ -4,8 +4,8 @@
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const enc = encodeURIComponent;
-const nodes = new Map(); // name -> {data, at, card, mode, refresh, shot, history}
-const COLOURS = ["red", "orange", "yellow", "green", "cyan", "blue", "purple", "white", "black"];
+const nodes = new Map(); // name -> {data, at (when read), card, mode, history (to reload), ...}
+const COLOURS = ["red", "orange", "yellow", "green", "blue", "purple", "white", "black"];
 let info = {};
 let race = null;
 let loaded = false;
@@ -33,10 +33,12 @@ const hhmm = (e) => (e.local || (e.time || "").slice(11) || "").slice(0, 5);
 const hex = (rgb) => "#" + rgb.map((c) => c.toString(16).padStart(2, "0")).join("");
 const rgb = (hx) => [1, 3, 5].map((i) => parseInt(hx.slice(i, i + 2), 16)).join(",");
 
+// as the timer shows it: SS.mmm or M:SS.mmm, digits cut (not rounded) as stopwatches do
 function clock(s, exact) {
-  s = Math.max(0, s);
-  const m = Math.floor(s / 60);
-  const rest = exact ? (s % 60).toFixed(3) : (Math.floor((s % 60) * 10) / 10).toFixed(1);
+  const ms = Math.floor(Math.max(0, s) * 1000 + 1e-6);
+  const m = Math.floor(ms / 60000);
+  const sec = (ms % 60000) / 1000;
+  const rest = exact ? sec.toFixed(3) : (Math.floor(sec * 10) / 10).toFixed(1);
   return m ? `${m}:${rest.padStart(exact ? 6 : 4, "0")}` : rest.padStart(exact ? 6 : 4, "0");
 }
 
@@ -92,10 +94,11 @@ async function act(name, command, ws, done) {
   try {
     const r = await call(name, command, ws);
     if (done) done(r.result);
-    refresh(name, true);
+    refresh(name, command.startsWith("scoreboard."));
     return r.result;
   } catch (e) {
     say(n && $(".msg", n.card), `${command}: ${e.message}`, true);
+    refresh(name); // put back what a refused control shows
   }
 }
 
@@ -105,17 +108,18 @@ function sel() {
 
 function summarize(results) {
   return Object.entries(results || {})
-    .map(([n, r]) => ("error" in r ? `${n}: ✗ ${r.error}` : `${n}: ${show(r.result)}`))
+    .map(([n, r]) => (r.error != null ? `${n}: ✗ ${r.error}` : `${n}: ${show(r.result)}`))
     .join(" · ");
 }
 
-const show = (v) => (v == null ? "ok" : typeof v === "object" ? JSON.stringify(v) : String(v));
+const cut = (t) => (t.length > 80 ? t.slice(0, 79) + "…" : t);
+const show = (v) => (v == null ? "ok" : cut(typeof v === "object" ? JSON.stringify(v) : String(v)));
 
 async function together(method, path, body, label) {
   const msg = $("#group-msg");
   try {
     const r = await api(method, path, body);
-    const bad = Object.values((r && r.results) || {}).some((x) => "error" in x);
+    const bad = Object.values((r && r.results) || {}).some((x) => x.error != null);
     say(msg, r && r.results ? `${label}: ${summarize(r.results)}` : `${label}: done`, bad);
     return r;
   } catch (e) {
@@ -150,6 +154,11 @@ async function loadAll() {
   api("GET", "/api/race").then(renderRace, () => {});
 }
 
+let reloading = null;
+function reload() {
+  reloading ||= loadAll().finally(() => (reloading = null));
+}
+
 async function loadGroups(list) {
   const opts = ["all"];
   try {
@@ -159,22 +168,24 @@ async function loadGroups(list) {
   $("#sel-list").replaceChildren(...opts.map((v) => h("option", { value: v })));
 }
 
-async function loadPresets() {
+async function loadPresets(pick) {
+  const box = $("#preset");
+  const keep = pick || box.value;
   try {
     const presets = await api("GET", "/api/presets");
-    const box = $("#preset");
-    const keep = box.value;
     box.replaceChildren(...presets.map((p) =>
       h("option", { value: p.name, text: `${p.name} (${p.nodes.join(", ")})` })));
     if (keep) box.value = keep;
-  } catch {}
+  } catch (e) {
+    box.replaceChildren(h("option", { value: "", disabled: true, text: `presets: ${e.message}` }));
+  }
 }
 
 // refresh: re-read one node, coalescing bursts of events into one request at a time.
 function refresh(name, withHistory = false) {
   let n = nodes.get(name);
   if (!n) {
-    if (loaded) loadAll(); // a node we have not seen: it joined
+    if (loaded) reload(); // a node we have not seen: it joined
     return;
   }
   n.history ||= withHistory;
@@ -210,6 +221,7 @@ function screenChanged(name) {
 }
 
 function shot(n) {
+  if (n.data.error) return; // nothing to show: the card says why
   if (n.loading) return void (n.shotAgain = true);
   const img = $(".thumb", n.card);
   const dpr = Math.min(2, window.devicePixelRatio || 1);
@@ -239,9 +251,11 @@ function put(data) {
     n.data = data;
     shot(n);
   }
+  const back = n.data && n.data.error && !data.error;
   n.data = data;
   n.at = performance.now();
   update(n);
+  if (back) shot(n);
   if (n.history && data.mode === "scoreboard") {
     n.history = false;
     loadHistory(data.name);
@@ -267,6 +281,7 @@ function card(name, n) {
       h("span", { class: "badge", text: "WINNER" }),
       modeSel),
     h("p", { class: "shows" }),
+    h("p", { class: "problems" }),
     img,
     h("p", { class: "msg", role: "status" }),
     h("div", { class: "body" }),
@@ -285,12 +300,15 @@ function update(n) {
   const c = n.card;
   c.classList.toggle("down", !!d.error);
   $(".groups", c).textContent = (d.groups || []).map((g) => "@" + g).join(" ");
-  $(".shows", c).textContent = d.error ? `not answering: ${d.error}` : d.shows || "";
+  const join = (d.state || {}).join;
+  $(".shows", c).textContent = d.error ? `not answering: ${d.error}`
+    : (d.shows || "") + (join && join.shown ? " · showing the join QR" : "");
+  $(".problems", c).textContent = (d.problems || []).join(" · ");
   const modeSel = $(".mode", c);
   const modes = d.modes || [];
   if (modeSel.options.length !== modes.length || modes.some((m, i) => modeSel.options[i].value !== m))
     modeSel.replaceChildren(...modes.map((m) => h("option", { value: m, text: m })));
-  if (document.activeElement !== modeSel && d.mode) modeSel.value = d.mode;
+  if (d.mode) modeSel.value = d.mode;
   modeSel.disabled = !d.mode;
   const egg = (d.state || {}).easter_egg;
   $(".egg", c).hidden = !egg;
@@ -307,17 +325,15 @@ function update(n) {
   ticker();
 }
 
-const idle = (el) => document.activeElement !== el;
 const btn = (text, onclick, attrs = {}) => h("button", { type: "button", onclick, ...attrs, text });
 
 const PANELS = {
   scoreboard(name, n) {
     const set = h("input", { type: "number", class: "set-box", "aria-label": `score of ${name}`,
-      inputmode: "numeric" });
+      inputmode: "numeric", placeholder: "score" });
     const team = h("input", { class: "team-box", maxlength: 24, "aria-label": `team of ${name}` });
-    const file = h("input", { type: "file", accept: "image/png", class: "bg-file", onchange: () => {
-      if (file.files[0]) upload(name, file);
-    } });
+    const file = h("input", { type: "file", accept: "image/png", class: "bg-file", hidden: true,
+      onchange: () => file.files[0] && upload(name, file) });
     return h("div", { class: "scoreboard" },
       h("div", { class: "big" }, h("span", { class: "team" }), h("span", { class: "score" })),
       h("div", { class: "adds" }, ...[1, 5, 10, -1].map((d) =>
@@ -334,7 +350,8 @@ const PANELS = {
       h("div", { class: "row" },
         h("label", {}, "Title ", h("input", { type: "color", class: "title-color",
           onchange: (e) => act(name, "scoreboard.set_title_color", [rgb(e.target.value)]) })),
-        h("label", { class: "file" }, "Background ", file),
+        h("label", { class: "button", tabindex: 0, role: "button",
+          onkeydown: (e) => (e.key === "Enter" || e.key === " ") && file.click() }, "Background…", file),
         btn("Built-in", () => unupload(name), { class: "bg-reset", "aria-label": "built-in background" })),
       h("div", { class: "row" }, btn("Undo", () => act(name, "scoreboard.undo", [],
         (r) => showScore(n, r)), { class: "undo", disabled: true })),
@@ -346,7 +363,7 @@ const PANELS = {
     return h("div", { class: "timer" },
       h("div", { class: "big" }, h("span", { class: "title" }), h("span", { class: "time" })),
       h("p", { class: "place help" }),
-      h("div", { class: "row" },
+      h("div", { class: "three" },
         btn("Start", () => act(name, "timer.start"), { class: "go start" }),
         btn("Stop", () => act(name, "timer.stop"), { class: "stop" }),
         btn("Reset", () => act(name, "timer.reset"), { class: "reset" })),
@@ -372,8 +389,8 @@ const FILL = {
     const c = n.card;
     if (s.team != null) $(".team", c).textContent = s.team;
     if (s.score != null) showScore(n, s.score);
-    if (idle($(".team-box", c)) && s.team != null) $(".team-box", c).placeholder = s.team;
-    if (s.title_color && idle($(".title-color", c))) $(".title-color", c).value = hex(s.title_color);
+    if (s.team != null) $(".team-box", c).placeholder = s.team;
+    if (s.title_color) $(".title-color", c).value = hex(s.title_color);
   },
   timer(n, s) {
     const c = n.card;
@@ -384,7 +401,7 @@ const FILL = {
   },
   colorsquare(n, s) {
     const c = n.card;
-    if (s.color && idle($(".color", c))) $(".color", c).value = hex(s.color);
+    if (s.color) $(".color", c).value = hex(s.color);
     $(".cname", c).textContent = s.name || "";
   },
 };
@@ -510,12 +527,12 @@ function connect() {
   source = es;
   es.addEventListener("hello", (e) => {
     const d = JSON.parse(e.data);
-    if (!loaded || d.missed || !d.resumed) loadAll();
-    else api("GET", "/api/race").then(renderRace, () => {});
+    if (!loaded || d.missed || !d.resumed) reload(); // else the stream replays what we missed
     loaded = true;
     if (offline) banner("back online", "ok");
     else banner("", "on");
     offline = false;
+    if (d.listening === false) $("#conn").textContent = "no live updates (name server?)";
   });
   es.addEventListener("record", (e) => {
     if (e.lastEventId) lastId = e.lastEventId;
@@ -605,16 +622,17 @@ function wire() {
         return say($("#group-msg"), `preset: ${e.message}`, e.status !== 409);
       await together("POST", "/api/presets", { ...body, force: true }, `preset ${name}`);
     }
-    loadPresets();
+    loadPresets(name);
   });
   $("#share-btn").addEventListener("click", () => {
     if (!$("#qr").src) $("#qr").src = "/api/qr.svg";
+    $("#qr-sel").value = sel();
     $("#share").showModal();
   });
   for (const [id, command] of [["#qr-show", "join.show"], ["#qr-hide", "join.hide"]]) {
     $(id).addEventListener("click", async () => {
       try {
-        const r = await api("POST", "/api/call", { selector: sel(), command });
+        const r = await api("POST", "/api/call", { selector: $("#qr-sel").value.trim() || "all", command });
         say($("#share-msg"), summarize(r.results));
       } catch (e) {
         say($("#share-msg"), e.message, true);
