@@ -73,12 +73,15 @@ def main() -> None:
         stop = threading.Event()
 
         def read() -> None:
-            with httpx.stream("GET", f"{url}/api/events", timeout=None) as r:
-                for line in r.iter_lines():
-                    if line.startswith("event: record"):
-                        received[0] += 1
-                    if stop.is_set():
-                        return
+            try:
+                with httpx.stream("GET", f"{url}/api/events", timeout=None) as r:
+                    for line in r.iter_lines():
+                        if line.startswith("event: record"):
+                            received[0] += 1
+                        if stop.is_set():
+                            return
+            except httpx.HTTPError:
+                return  # the web stopped
 
         threading.Thread(target=read, daemon=True).start()
         errors = sent = 0
