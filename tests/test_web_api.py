@@ -378,14 +378,19 @@ def test_join_show_puts_the_share_url_on_the_screens(api, ctl, camp_web):
         ctl.call("gold", "join.hide")
 
 
-def test_the_schema_describes_every_error(api):
-    schema = ok(api.get("/openapi.json"))
+def test_the_schema_describes_every_error(api, camp):
+    schema = ok(api.get("/openapi.json"))  # a web without a token: nobody is asked for one
+    assert "securitySchemes" not in schema.get("components", {})
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
             codes = set(operation["responses"])
-            assert "422" not in codes, (method, path)
-            if path != "/api/info" and not path.startswith("/api/qr"):
-                assert {"401", "403"} <= codes or path == "/api/session", (method, path)
+            assert "422" not in codes and "401" not in codes, (method, path)
+            assert "403" in codes and "security" not in operation, (method, path)
+    ns, _ = camp
+    with web_for(ns, token=TOKEN) as running:
+        guarded = httpx.get(f"{running.url}openapi.json", timeout=GUARD).json()
+    nodes = guarded["paths"]["/api/nodes"]["get"]
+    assert {"401", "403"} <= set(nodes["responses"]) and nodes["security"]
 
 
 def test_the_page_loads_nothing_from_outside(api):

@@ -366,7 +366,11 @@ def save_preset(body: models.PresetSaveBody, web: WebDep) -> models.Saved:
 
     file = PresetFile.load(web.presets)
     preset, _notes = capture(web.fleet, body.name, body.selector)
-    file.save(preset, force=body.force)
+    try:
+        file.save(preset, force=body.force)
+    except OSError as exc:
+        raise Problem(409, f"the presets file {file.path} cannot be written: "
+                           f"{exc.strerror or exc}") from None
     return models.Saved(name=preset.name, nodes=preset.nodes, path=str(file.path))
 
 

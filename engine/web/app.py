@@ -4,6 +4,7 @@ event stream); ``engine.web.server`` runs it with uvicorn."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -94,7 +95,7 @@ def create_app(web: Web) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _pages(app, web)
     _errors(app)
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: _openapi(app, web)  # type: ignore[method-assign]
     return app
 
 
@@ -147,8 +148,28 @@ def _errors(app: FastAPI) -> None:
         kind = {404: "LookupError", 405: "ValueError"}.get(exc.status_code, "Error")
         text = {404: f"nothing at {request.url.path[:100]} (the API is under /api/: see "
                      "/openapi.json)"}.get(exc.status_code, str(exc.detail))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 400 and "parsing the body" in str(exc.detail):
+            kind, text = "ValueError", (
+                "the body is not JSON this API reads: send UTF-8 JSON objects, numbers of "
+                "at most 4300 digits, nested a few levels (see /openapi.json)")
+        if exc.status_code == 405:  # every route of the path, not the first one's only
+            allowed = _methods(request)
+            headers["Allow"] = ", ".join(allowed)
+            text = f"{request.method} is not allowed here; {', '.join(allowed)} are"
         return JSONResponse({"error": text, "kind": kind}, status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+                            headers=headers or None)
+
+
+def _methods(request: Request) -> list[str]:
+    """The methods the API answers at this path (from its schema: every route of the path,
+    not only the first one's)."""
+    found: set[str] = set()
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, request.url.path):
+            found |= {method.upper() for method in operations}
+    return sorted(found)
 
 
 def _validation_text(exc: RequestValidationError) -> str:
@@ -161,8 +182,9 @@ def _validation_text(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "the request is not what this endpoint accepts"
 
 
-def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's schema, with request-shape errors answered 400 (not 422) as they are."""
+def _openapi(app: FastAPI, web: Web) -> dict[str, Any]:
+    """FastAPI's schema, with request-shape errors answered 400 (not 422) as they are, and
+    without security requirements where the web has no token."""
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(title=app.title, version=app.version, description=app.description,
@@ -172,8 +194,13 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             responses = operation.get("responses", {})
             if responses.pop("422", None) is not None:
                 responses.setdefault("400", errors.responses(400)[400])
+            if web.guard.token is None:
+                operation.pop("security", None)
+                responses.pop("401", None)
     comps = schema.get("components", {}).get("schemas", {})
     comps.pop("HTTPValidationError", None)
     comps.pop("ValidationError", None)
+    if web.guard.token is None:
+        schema.get("components", {}).pop("securitySchemes", None)
     app.openapi_schema = schema
     return schema

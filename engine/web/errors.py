@@ -41,22 +41,22 @@ class Problem(Exception):
 
 
 def status_of(exc: BaseException) -> int:
-    """The HTTP status for what a node call raised."""
+    """The HTTP status for what a node call (or the web's own work) raised."""
     if isinstance(exc, Problem):
         return exc.status
     if isinstance(exc, TimeoutError) or (
         isinstance(exc, ConnectionError) and "in time" in str(exc)
     ):
         return 504
-    if isinstance(exc, ConnectionError | OSError):
+    if isinstance(exc, ConnectionError) or (
+        isinstance(exc, PermissionError) and "refused the connection" in str(exc)
+    ):  # away, or it refused our key: nothing the caller can fix
         return 503 if "name server" in str(exc) and "node" not in str(exc) else 502
     if isinstance(exc, KeyError | LookupError):
         return 404
     if isinstance(exc, ValueError | TypeError | OverflowError):
         return 400
-    if isinstance(exc, PermissionError):
-        return 502  # the node refused our key: nothing the caller can fix
-    return 409
+    return 409  # the node cannot save, a file cannot be written: refused as things are
 
 
 def message(exc: BaseException) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import re
 import secrets
 import threading
 from collections import deque
@@ -74,20 +75,25 @@ class Hub:
         self._streams: set[Stream] = set()
         self._watchers: list[Callable[[Record], None]] = []
         self._lock = threading.Lock()
-        self.listener = Listener(fleet.controller.clone(), self._nodes, self._take,
-                                 lease=lease, renew=renew)
+        self.lease, self.renew = lease, renew
+        self.listener: Listener | None = None
         self.started = False
 
     def start(self) -> None:
+        """Listen (again: a stopped listener cannot start twice, so each start has its own)."""
+        listener = Listener(self.fleet.controller.clone(), self._nodes, self._take,
+                            lease=self.lease, renew=self.renew)
         try:
-            self.listener.start()
-            self.started = True
-        except Exception as exc:  # no name server yet: the page still loads and says so
+            listener.start()
+        except Exception as exc:  # TLS without a certificate for the callback
             log.warning("web: node events unavailable: %s", exc)
+            return
+        self.listener, self.started = listener, True
 
     def stop(self) -> None:
-        if self.started:
-            self.listener.stop()
+        listener, self.listener, self.started = self.listener, None, False
+        if listener is not None:
+            listener.stop()
         self.end_streams()
 
     def end_streams(self) -> None:
@@ -160,7 +166,8 @@ class Hub:
         backlog: list[Item] = []
         if since is not None:
             oldest = kept[0][0] if kept else since + 1
-            if since + 1 < oldest:
+            newest = kept[-1][0] if kept else 0
+            if since + 1 < oldest or since > newest:  # too old, or never given
                 hello["missed"] = True
             else:
                 hello["resumed"] = True
@@ -178,7 +185,7 @@ class Hub:
         if not last_id:
             return None
         hub, _, n = last_id.strip().rpartition("-")
-        if hub != self.id or not n.isdigit() or len(n) > 18:
+        if hub != self.id or not re.fullmatch(r"[0-9]{1,18}", n):
             return None
         return int(n)
 

@@ -6,11 +6,23 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Name = Field(min_length=1, max_length=80)
+MAX_DEPTH = 16
+"""Lists and objects in a call's arguments nest at most this deep (a colour is 2)."""
+
+
+def depth(value: Any, limit: int = MAX_DEPTH + 1) -> int:
+    """How deep lists and dicts nest in ``value`` (counting stops past ``limit``)."""
+    if limit <= 0 or not isinstance(value, list | dict):
+        return 0
+    items = value.values() if isinstance(value, dict) else value
+    return 1 + max((depth(v, limit - 1) for v in items), default=0)
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A request body: no unknown keys, no value of another type than declared ("3" for a
+    number, 0 for a boolean)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class CallBody(Strict):
@@ -27,6 +39,9 @@ class CallBody(Strict):
         if self.words is not None and (self.args or self.kwargs):
             raise ValueError("send either words (text, converted by the node's declared "
                              "types) or args/kwargs (typed JSON), not both")
+        if depth(self.args) > MAX_DEPTH or depth(self.kwargs) > MAX_DEPTH:
+            raise ValueError(f"args and kwargs may be nested at most {MAX_DEPTH} levels deep "
+                             "(no command takes more)")
         return self
 
 

@@ -32,13 +32,20 @@ class Server(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-def config(web: Web, host: str, port: int, access_log: bool = True,
-           sock: socket.socket | None = None) -> uvicorn.Config:
-    logging.getLogger("uvicorn.access").addFilter(HideTokens())
-    return uvicorn.Config(create_app(web), host=host, port=port, access_log=access_log,
-                          log_level="warning", log_config=None, lifespan="on",
-                          timeout_graceful_shutdown=2, proxy_headers=False,
+def config(web: Web, host: str, port: int, access_log: bool = True) -> uvicorn.Config:
+    """uvicorn's settings: our logging (one line per request with ``access_log``, query
+    strings cut), a short graceful shutdown, no proxy headers trusted."""
+    made = uvicorn.Config(create_app(web), host=host, port=port, access_log=access_log,
+                          log_level="info" if access_log else "warning", log_config=None,
+                          lifespan="on", timeout_graceful_shutdown=2, proxy_headers=False,
                           server_header=False)
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, HideTokens) for f in access.filters):
+        access.addFilter(HideTokens())
+    if access_log:  # another server in this process may have silenced it
+        access.propagate = True
+        access.setLevel(logging.INFO)
+    return made
 
 
 def run(web: Web, host: str, port: int, access_log: bool = True,
