@@ -39,6 +39,28 @@ from engine.testing import wait_for as wait_for
 
 harden()
 
+
+def _import_everything() -> None:
+    """Import every engine and plugin module now, on the main thread: pytest rewrites the
+    asserts of ``engine`` (a pytest plugin's package) as it is imported, and CPython 3.11's
+    parser is not thread-safe, so a module first imported on a node's or a server's thread
+    while pytest formats a failure could end the session ("SystemError: AST constructor
+    recursion depth mismatch")."""
+    import importlib
+    import pkgutil
+
+    import engine
+    import plugins
+
+    for package in (engine, plugins):
+        for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+            if not info.name.endswith("__main__"):
+                with suppress(ImportError):  # an extra that is not installed
+                    importlib.import_module(info.name)
+
+
+_import_everything()
+
 # The suite sees the built-in plugins only, whatever else is installed here (llm and datasette
 # keep their suites from loading installed plugins too); subprocess nodes inherit the list.
 # Tests that want a third-party plugin install it themselves (test_broken_plugins.py).

@@ -320,7 +320,7 @@ def test_presets_are_saved_from_the_screens_and_applied(camp, ctl, tmp_path):
         assert "error" not in applied["results"]["red"] or not applied["results"]["red"]["error"]
         assert ctl.call("red", "scoreboard.get_team") == "Red Foxes"
         dup = client.post("/api/presets", json={"name": "camp", "selector": "red"})
-        assert dup.status_code == 400 and "force" in dup.json()["error"]
+        assert dup.status_code == 409 and '"force": true' in dup.json()["error"]
         assert client.post("/api/presets/nope/apply", json={}).status_code == 404
 
 

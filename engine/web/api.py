@@ -366,6 +366,9 @@ def save_preset(body: models.PresetSaveBody, web: WebDep) -> models.Saved:
 
     file = PresetFile.load(web.presets)
     preset, _notes = capture(web.fleet, body.name, body.selector)
+    if preset.name in file.presets and not body.force:
+        raise Problem(409, f"preset {preset.name!r} already exists in {file.path}; send "
+                           "\"force\": true to replace it")
     try:
         file.save(preset, force=body.force)
     except OSError as exc:

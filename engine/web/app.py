@@ -154,9 +154,10 @@ def _errors(app: FastAPI) -> None:
                 "the body is not JSON this API reads: send UTF-8 JSON objects, numbers of "
                 "at most 4300 digits, nested a few levels (see /openapi.json)")
         if exc.status_code == 405:  # every route of the path, not the first one's only
-            allowed = _methods(request)
+            allowed = _methods(request) or [  # outside the schema: the route's own
+                m.strip() for m in headers.get("Allow", "").split(",") if m.strip()]
             headers["Allow"] = ", ".join(allowed)
-            text = f"{request.method} is not allowed here; {', '.join(allowed)} are"
+            text = f"{request.method} is not allowed here (allowed: {', '.join(allowed)})"
         return JSONResponse({"error": text, "kind": kind}, status_code=exc.status_code,
                             headers=headers or None)
 
