@@ -44,8 +44,9 @@ def status_of(exc: BaseException) -> int:
     """The HTTP status for what a node call (or the web's own work) raised."""
     if isinstance(exc, Problem):
         return exc.status
-    if isinstance(exc, TimeoutError) or (
-        isinstance(exc, ConnectionError) and "in time" in str(exc)
+    if isinstance(exc, TimeoutError) or (  # silent: at a call, or already at connecting
+        isinstance(exc, ConnectionError) and ("in time" in str(exc)
+                                              or "did not answer" in str(exc))
     ):
         return 504
     if isinstance(exc, ConnectionError) or (
