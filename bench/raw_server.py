@@ -3,7 +3,8 @@
 ``noop`` is the cheapest call; ``get`` returns what ``get_color`` returns; ``call`` takes the
 facade's arguments (a command name and varargs) and returns the same; ``commit`` does the
 same durable work as a node's ``set_color`` (an SQLite upsert committed with WAL and
-synchronous=FULL) and nothing else.
+synchronous=FULL) and nothing else; ``score`` the same as the scoreboard's ``add_points`` (an
+upsert of the value and one journal row, one commit). The pragmas are the node store's.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import sqlite3
 import sys
 import threading
+import time
 from typing import Any
 
 import Pyro4
@@ -26,9 +28,16 @@ class Raw:
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.execute("PRAGMA wal_autocheckpoint=100")
+        self.conn.execute(f"PRAGMA journal_size_limit={512 * 1024}")
         self.conn.execute("CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value)")
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS journal (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+            "owner TEXT NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL, source TEXT NOT NULL, "
+            "at REAL NOT NULL, undone INTEGER NOT NULL DEFAULT 0)")
         self.lock = threading.Lock()
         self.color = [0, 0, 0]
+        self.points = 0
 
     def noop(self) -> None:
         return None
@@ -51,6 +60,25 @@ class Raw:
             self.conn.execute("COMMIT")
             self.color = color
         return color
+
+    def score(self, delta: int) -> int:
+        """``add_points``' durable work: the new value and a journal row, one commit."""
+        with self.lock:
+            new = self.points + delta
+            self.conn.execute("BEGIN")
+            self.conn.execute(
+                "INSERT INTO state VALUES ('score', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (json.dumps(new),))
+            self.conn.execute(
+                "INSERT INTO journal (owner, kind, data, source, at) VALUES (?, ?, ?, ?, ?)",
+                ("scoreboard", "score", json.dumps({"delta": delta, "score": new, "team": "Team"}),
+                 "controller", time.time()))
+            self.conn.execute("COMMIT")
+            self.points = new
+        return new
+
+    def total(self) -> int:
+        return self.points
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from engine.api import (
         RGB,
         Behaviour,
+        Canvas,
         Color,
         Convert,
         Fitted,
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
         Setting,
         Stage,
         State,
+        Text,
         centred,
         check_png,
         color_name,
@@ -69,6 +71,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "RGB",
     "Behaviour",
+    "Canvas",
     "Color",
     "Convert",
     "Fitted",
@@ -79,6 +82,7 @@ __all__ = [
     "Setting",
     "Stage",
     "State",
+    "Text",
     "__version__",
     "centred",
     "check_png",

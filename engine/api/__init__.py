@@ -9,6 +9,7 @@ from __future__ import annotations
 from engine.api.colors import RGB, Color, color_name, parse_color
 from engine.api.constraints import Convert, Length, Printable, Range
 from engine.api.drawing import Fitted, centred, contrast, fit_text, font
+from engine.api.frames import Canvas, Text
 from engine.api.hookspecs import hookimpl, hookspec
 from engine.api.images import check_png, decode_png, load_png, png_size, scaled_rgb, surface_of
 from engine.api.modes import Behaviour, Mode, command
@@ -18,6 +19,7 @@ from engine.api.stageapi import Stage, State
 __all__ = [
     "RGB",
     "Behaviour",
+    "Canvas",
     "Color",
     "Convert",
     "Fitted",
@@ -28,6 +30,7 @@ __all__ = [
     "Setting",
     "Stage",
     "State",
+    "Text",
     "centred",
     "check_png",
     "color_name",

@@ -79,7 +79,12 @@ def _plain(value: Any, where: str, path: set[int]) -> Any:
 
 
 class StateView:
-    """The slice of the store one behaviour sees: ``get``/``set`` values, ``journal`` entries."""
+    """The slice of the store one behaviour sees: ``get``/``set`` values, ``journal`` entries.
+
+    The values live in a dict that is never changed in place: ``set`` makes a new one. So a
+    ``snapshot`` before every change, of every behaviour, costs nothing (it is the dict as it
+    is), and ``revert`` puts that very dict back.
+    """
 
     def __init__(self, store: Store, owner: str):
         self._store = store
@@ -87,8 +92,9 @@ class StateView:
         self._cache: dict[str, Any] = store.load(owner)
 
     def snapshot(self) -> dict[str, Any]:
-        """The values as they are now (cheap: values are replaced by ``set``, not mutated)."""
-        return dict(self._cache)
+        """The values as they are now, for ``revert``; not to be changed (it is the view's own
+        dict, which ``set`` replaces rather than changes)."""
+        return self._cache
 
     def reload(self) -> bool:
         """Read the values back from the store (after a failed commit); True if any changed."""
@@ -99,8 +105,8 @@ class StateView:
 
     def revert(self, snapshot: dict[str, Any]) -> bool:
         """Put the values back as ``snapshot`` had them; True if anything changed."""
-        changed = snapshot != self._cache
-        self._cache = dict(snapshot)
+        changed = snapshot is not self._cache and snapshot != self._cache
+        self._cache = snapshot
         return changed
 
     def get(self, key: str, default: Any = None) -> Any:
@@ -124,7 +130,7 @@ class StateView:
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f"state.set({key!r}, ...): {exc}") from None
         self._store.put(self.owner, key, value)
-        self._cache[key] = value
+        self._cache = {**self._cache, key: value}
 
     def journal(self, kind: str, source: str, **data: Any) -> None:
         self._store.journal(self.owner, kind, plain(data, f"journal {kind!r} entry"), source)

@@ -59,6 +59,10 @@ WAL_LIMIT = 512 * 1024
 LOW_ROOM = 2 * WAL_LIMIT
 """Free bytes on the disk below which the log is copied out and emptied after every commit, so
 it never takes the last room the database needs to take its pages in."""
+ROOM_AGAIN = (1.0, 64 * LOW_ROOM, 64 * 1024)
+"""While the disk had more than the middle figure (bytes) free, its room is looked at again only
+after the first (seconds), or after a commit of a value bigger than the last (bytes): the log
+cannot grow by that much in between, and a look costs a hundredth of a commit."""
 ENGINE = "stage"
 """The owner of the engine's own state (the active mode)."""
 RESERVED = frozenset({ENGINE, "engine", ""})
@@ -148,6 +152,7 @@ class Store:
         self._problem: tuple[int, str, str] | None = None  # errno, short reason, SQLite's words
         self._failed: deque[list[Any]] = deque(maxlen=64)  # [after, upto, errno, message]
         self._next_probe = 0.0
+        self._roomy_until = 0.0  # no need to ask the disk for its free room before this
         self._listeners: list[Callable[[], None]] = []
         self._read_only = False  # the connection is a read-only copy (see _open_readonly)
         try:
@@ -424,6 +429,8 @@ class Store:
             stored, is_json = bytes(value), 0
         else:
             stored, is_json = json.dumps(value), 1
+        if len(stored) > ROOM_AGAIN[2]:
+            self._roomy_until = 0.0  # a big value: look at the disk after its commit
         self._write(
             "INSERT INTO state (owner, key, value, is_json) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (owner, key) DO UPDATE SET value = excluded.value, "
@@ -497,8 +504,17 @@ class Store:
                 if not (_full(exc) and not self._read_only and self._checkpoint()):
                     raise
                 self._transaction(batch)
-            if self._room() < LOW_ROOM:
+            if self._low_on_room():
                 self._checkpoint()
+
+    def _low_on_room(self) -> bool:
+        every, plenty, _big = ROOM_AGAIN
+        now = time.monotonic()
+        if now < self._roomy_until:
+            return False
+        room = self._room()
+        self._roomy_until = now + every if room > plenty else 0.0
+        return room < LOW_ROOM
 
     def _room(self) -> int:
         fs = self._file_system()

@@ -14,6 +14,9 @@ down the screen's right edge), 270 for one turned the other way. Modes draw upri
 canvas of the turned size (720x1280 for a 1280x720 screen at 90) and each frame is turned onto
 the screen; ``snapshot()`` shows the screen as it is, turned, the way a camera on the TV sees
 it. At 0 the modes draw on the screen itself and nothing is turned.
+
+``PYROSTAGE_TRACE=1`` in the environment makes the loop keep a ``Trace`` of the frames it
+presents, which ``status()`` reports: the benchmark measures "call -> frame shown" from it.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -31,6 +35,7 @@ import pygame
 
 from engine.api.drawing import fit_text, font
 from engine.base.text import short
+from engine.core.stage import DRAW_LOCK_WAIT
 
 if TYPE_CHECKING:
     from engine.core.stage import Stage
@@ -43,6 +48,29 @@ QUIT_CONFIRM = 3.0
 ROTATIONS = (0, 90, 180, 270)
 NOTICE_COLOUR = (170, 100, 0)
 ERROR_COLOUR = (160, 0, 0)
+TRACE_ENV = "PYROSTAGE_TRACE"
+TRACE_FRAMES = 512
+"""Frames a trace keeps (17 s at 30 fps)."""
+
+
+class Trace:
+    """The last frames presented, each as ``[drawn, shown, change]``: when its drawing began
+    and when it was on screen (stage clock), and the store's change ticket it was drawn at,
+    so a frame shows every change up to that ticket (``Store.mark``). Read under the engine
+    lock, so no change falls between the ticket and the drawing."""
+
+    def __init__(self, size: int = TRACE_FRAMES):
+        self.frames: deque[tuple[float, float, int]] = deque(maxlen=size)
+        self.lock = threading.Lock()
+
+    def add(self, drawn: float, shown: float, change: int) -> None:
+        with self.lock:
+            self.frames.append((drawn, shown, change))
+
+    def report(self, stage: Stage) -> dict[str, object]:
+        with self.lock:
+            frames = [list(f) for f in self.frames]
+        return {"change": stage.store.mark(), "now": stage.clock(), "frames": frames}
 
 
 class Display:
@@ -76,6 +104,7 @@ class Display:
         self._quit_until: float | None = None
         self._runtime_dir: str | None = None
         self._notices_failed = False
+        self.trace = Trace() if os.environ.get(TRACE_ENV, "") not in ("", "0") else None
 
     def open(self) -> pygame.Surface:
         """Open the screen (main thread). Falls back to headless with one warning line."""
@@ -175,10 +204,32 @@ class Display:
 
     def draw(self, stage: Stage, surface: pygame.Surface) -> bool:
         """Draw and show a frame; False if it was skipped (a stuck change holds the engine)."""
+        if self.trace is not None:
+            return self._traced(stage, surface)
         try:
             error = stage.draw(surface)
         except TimeoutError:
             return False
+        self._present(stage, surface, error)
+        return True
+
+    def _traced(self, stage: Stage, surface: pygame.Surface) -> bool:
+        """``draw``, noting the change ticket under the engine lock and the time it is shown."""
+        assert self.trace is not None
+        if not stage.lock.acquire(timeout=DRAW_LOCK_WAIT):
+            return False
+        try:
+            drawn, change = stage.clock(), stage.store.mark()
+            error = stage.draw(surface)  # the lock is re-entrant
+        except TimeoutError:
+            return False
+        finally:
+            stage.lock.release()
+        self._present(stage, surface, error)
+        self.trace.add(drawn, stage.clock(), change)
+        return True
+
+    def _present(self, stage: Stage, surface: pygame.Surface, error: Exception | None) -> None:
         rows = [] if error is None else [f"{stage.active.name}: {type(error).__name__}: {error}"]
         for row, message in enumerate(rows):
             banner(surface, message, row, ERROR_COLOUR)
@@ -191,7 +242,6 @@ class Display:
         if self.window:
             pygame.display.flip()
         self.frames += 1
-        return True
 
     def _pump(
         self, stage: Stage, stop: threading.Event, on_key: Callable[[int, float], None] | None

@@ -176,9 +176,10 @@ class Facade:
         return encode_png(size, rgb)
 
     def status(self) -> dict[str, Any]:
-        """Node, mode, uptime, version, plugins and a summary of each mode's state."""
+        """Node, mode, uptime, version, plugins and a summary of each mode's state; with
+        ``PYROSTAGE_TRACE=1`` also ``trace``, the frames last shown (``display.Trace``)."""
         node = self._node
-        return {
+        report = {
             "node": node.name,
             "mode": self._stage.active.name,
             "uptime": round(self._stage.uptime, 3),
@@ -195,3 +196,7 @@ class Facade:
             "registration": (node.registrar.report() if node.registrar is not None
                              else {"registered": False, "conflict": None}),
         }
+        trace = node.display.trace
+        if trace is not None:
+            report["trace"] = trace.report(self._stage)
+        return report

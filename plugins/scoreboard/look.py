@@ -3,6 +3,10 @@
 Everything here calls pygame, so it runs inside ``draw`` on the main thread only. Sizes are
 fractions of the screen height (the camp's 1280x720 is the reference), so the same layout
 reads on a 320x180 test surface and on a 4K television.
+
+The score counts up frame by frame, so a frame redraws only the digits that changed on a copy
+of the last one (background and team are made once), then shows that copy whole (``Canvas``).
+``Canvas`` and ``Text`` are the timer's too (plugins do not import each other).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import math
 
 import pygame
 
-from engine import RGB, centred, fit_text
+from engine import RGB, Canvas, Text, centred, fit_text
 
 REFERENCE_HEIGHT = 720
 SCORE_COLOUR: RGB = (255, 255, 255)
@@ -51,10 +55,13 @@ def _channel(value: float) -> int:
 
 
 class Look:
-    """Draws the scoreboard; keeps the built-in background so a frame is a blit and two texts."""
+    """Draws the scoreboard; background and team are drawn once, digits as they change."""
 
     def __init__(self) -> None:
         self._built_in: pygame.Surface | None = None
+        self.canvas = Canvas()
+        self.digits = Text()
+        self._fits: dict[tuple[str, int, int], int] = {}
 
     def built_in(self, size: tuple[int, int]) -> pygame.Surface:
         """The built-in background for this screen size, made once."""
@@ -71,23 +78,37 @@ class Look:
         background: pygame.Surface,
     ) -> None:
         w, h = surface.get_size()
-        scale = h / REFERENCE_HEIGHT
-        surface.blit(background, (0, 0))
+        self.canvas.begin(surface, (team, title_colour, background),
+                          lambda under: self._under(under, team, title_colour, background))
+        # fitted as if every digit were an 8, so the digits keep size and place as they count
+        cells = "".join("8" if c.isdigit() else c for c in score)
+        size = self._fit(cells, int(w * 0.92), int(h * 0.5))
+        self.digits.draw(self.canvas, score, size, SCORE_COLOUR, (w // 2, int(h * 0.65)), SHADOW,
+                         max(1, round(SCORE_SHADOW_PX * h / REFERENCE_HEIGHT)), cells=cells)
+        self.canvas.show(surface)
 
+    def _under(self, under: pygame.Surface, team: str, title_colour: RGB,
+               background: pygame.Surface) -> None:
+        """What stays while the score counts: the background, the team name and its rule."""
+        w, h = under.get_size()
+        scale = h / REFERENCE_HEIGHT
+        under.blit(background, (0, 0))
         title = fit_text(team, int(w * 0.9), int(h * 0.2))
         rect = centred(
-            surface, title.text, title.size, title_colour, (w // 2, int(h * 0.19)),
+            under, title.text, title.size, title_colour, (w // 2, int(h * 0.19)),
             shadow=SHADOW, shadow_offset=max(1, round(TITLE_SHADOW_PX * scale)),
         )
         rule = max(2, round(4 * scale))
         width = min(int(w * 0.8), rect.width + int(60 * scale))
         pygame.draw.rect(
-            surface, title_colour, (w // 2 - width // 2, int(h * 0.33), width, rule),
+            under, title_colour, (w // 2 - width // 2, int(h * 0.33), width, rule),
             border_radius=rule // 2,
         )
 
-        digits = fit_text(score, int(w * 0.92), int(h * 0.5))
-        centred(
-            surface, digits.text, digits.size, SCORE_COLOUR, (w // 2, int(h * 0.65)),
-            shadow=SHADOW, shadow_offset=max(1, round(SCORE_SHADOW_PX * scale)),
-        )
+    def _fit(self, cells: str, width: int, size: int) -> int:
+        key = (cells, width, size)
+        if key not in self._fits:
+            if len(self._fits) > 64:
+                self._fits.clear()
+            self._fits[key] = fit_text(cells, width, size).size
+        return self._fits[key]

@@ -91,12 +91,15 @@ function call(name, command, ws = []) {
 // act: run a node command from a card, say what went wrong there, refresh the card.
 async function act(name, command, ws, done) {
   const n = nodes.get(name);
+  if (n) n.acting = (n.acting || 0) + 1; // a card read meanwhile must not undo the click
   try {
     const r = await call(name, command, ws);
+    if (n) n.acting--;
     if (done) done(r.result);
     refresh(name, command.startsWith("scoreboard."));
     return r.result;
   } catch (e) {
+    if (n) n.acting--;
     say(n && $(".msg", n.card), `${command}: ${e.message}`, true);
     refresh(name); // put back what a refused control shows
   }
@@ -308,11 +311,11 @@ function update(n) {
   const modes = d.modes || [];
   if (modeSel.options.length !== modes.length || modes.some((m, i) => modeSel.options[i].value !== m))
     modeSel.replaceChildren(...modes.map((m) => h("option", { value: m, text: m })));
-  if (d.mode) modeSel.value = d.mode;
+  if (d.mode && !n.acting) modeSel.value = d.mode;
   modeSel.disabled = !d.mode;
   const egg = (d.state || {}).easter_egg;
   $(".egg", c).hidden = !egg;
-  if (egg) $(".egg-box", c).checked = !!egg.enabled;
+  if (egg && !n.acting) $(".egg-box", c).checked = !!egg.enabled;
   if (n.mode !== d.mode) {
     n.mode = d.mode;
     const make = PANELS[d.mode];

@@ -1,0 +1,1 @@
+"""pyrostage's benchmark suite: ``python -m bench`` (see ``bench/__main__.py``)."""

@@ -1,0 +1,194 @@
+"""P12: event delivery at 100 events/s: a press until ``pyrostage watch`` prints its line,
+with 50 subscribers attached (one frozen): as many Pyro subscribers as a node takes, the rest
+streams of ``pyrostage web``'s ``/api/events``; and a read's round trip during it next to the
+same read on the same node without the load."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import Pyro4
+
+from engine.remote.events import MAX_SUBSCRIBERS
+
+from .harness import (
+    ROOT,
+    Row,
+    Run,
+    cluster,
+    cpu_seconds,
+    env,
+    ms,
+    paired,
+    pct,
+    ratio_text,
+    spread,
+    us,
+)
+
+SUBSCRIBERS = 50
+LATENCY = 0.020
+RTT = 1.1
+PRESSES = 50
+"""Presses a second: each makes two events (button_pressed, screen_changed)."""
+
+
+def rtts(p: Pyro4.Proxy, seconds: float) -> list[float]:
+    out = []
+    end = time.perf_counter() + seconds
+    while (t0 := time.perf_counter()) < end:
+        p.call("get_color")
+        out.append(time.perf_counter() - t0)
+        time.sleep(0.002)
+    return out
+
+
+def delivery_rows(run: Run, only: set[str]) -> list[Row]:
+    """On two cores or more the node and this process (the caller measuring round trips, the
+    presser) share one core and everything else (watch, the web, the subscribers, the streams)
+    gets the others: the node's figures are then its own, not those of the 50 readers it
+    shares this machine with (a camp's are phones and laptops)."""
+    mine = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
+    cores = sorted(mine)
+    try:
+        if len(cores) >= 2:
+            os.sched_setaffinity(0, set(cores[1:]))  # inherited by every process started
+        return measure(run, cores[0] if len(cores) >= 2 else None)
+    finally:
+        if len(cores) >= 2:
+            os.sched_setaffinity(0, mine)
+
+
+def measure(run: Run, node_core: int | None) -> list[Row]:
+    seconds = run.n(20, 3)
+    reps = run.n(run.reps, 2)
+    with cluster(run.tmp) as c:
+        config = c.tmp / "fast-buttons.toml"
+        config.write_text("[gpio]\ndebounce_ms = 0\n")
+        c.start_node("ev", "1280x720", "--mode", "colorsquare", "--config", str(config))
+        uri = c.wait()["ev"]
+        if node_core is not None:
+            os.sched_setaffinity(c.nodes["ev"].pid, {node_core})
+        node = Pyro4.Proxy(uri)
+        watch = subprocess.Popen(
+            [str(Path(sys.executable).parent / "pyrostage"), "watch", "--json", "--ns-port",
+             str(c.ns_port), "ev"], cwd=ROOT, env=env(), stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, text=True)
+        c.procs.append(watch)  # type: ignore[arg-type]
+        heard: dict[float, float] = {}  # press instant -> when watch printed it
+        lines = [0]
+
+        def read() -> None:
+            assert watch.stdout is not None
+            for line in watch.stdout:
+                t = time.monotonic()
+                lines[0] += 1
+                record = json.loads(line)
+                if record.get("name") == "button_pressed":
+                    heard[float(record["data"]["at"])] = t
+
+        threading.Thread(target=read, daemon=True).start()
+        web = c.start_web()
+        streams = subprocess.Popen([sys.executable, str(ROOT / "bench" / "streams.py"), web,
+                                    str(SUBSCRIBERS - MAX_SUBSCRIBERS + 1)], cwd=ROOT,
+                                   env=env(), text=True, stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE)  # the web's own is one of the node's
+        c.procs.append(streams)  # type: ignore[arg-type]
+        assert streams.stdout is not None
+        if streams.stdout.readline().strip() != "ready":
+            raise RuntimeError("the web event streams did not open")
+        deadline = time.monotonic() + 30
+        while node.status()["events"]["subscribers"] < 2:  # watch, and the web's listener
+            if time.monotonic() > deadline:
+                raise RuntimeError("watch and the web did not subscribe")
+            time.sleep(0.05)
+        others = MAX_SUBSCRIBERS - 3  # watch, the web and the frozen one
+        subs = []
+        for count in (1, others):
+            proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "subscribers.py"),
+                                     uri, str(count)], cwd=ROOT, env=env(), text=True,
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            c.procs.append(proc)  # type: ignore[arg-type]
+            assert proc.stdout is not None
+            if proc.stdout.readline().strip() != "ready":
+                raise RuntimeError("the subscribers could not subscribe")
+            subs.append(proc)
+        frozen = subs[0]
+        if node_core is not None:  # the others stay where they started
+            os.sched_setaffinity(0, {node_core})
+        subscribed = node.status()["events"]["subscribers"]
+        frozen.send_signal(signal.SIGSTOP)
+        latencies: list[float] = []
+        presser = Pyro4.Proxy(uri)
+
+        def press(seconds: float) -> None:
+            period = 1 / PRESSES
+            next_at = time.monotonic()
+            end = next_at + seconds
+            while next_at < end:
+                presser.press("main")
+                next_at += period
+                time.sleep(max(0.0, next_at - time.monotonic()))
+
+        def once() -> dict[str, float]:
+            quiet = rtts(node, min(3.0, seconds))
+            t = threading.Thread(target=press, args=(seconds,))
+            seq = node.events_since(0)["seq"]
+            cpu0, t0 = cpu_seconds(c.nodes["ev"].pid), time.monotonic()
+            t.start()
+            busy = rtts(node, seconds - 0.5)
+            t.join()
+            cpu = (cpu_seconds(c.nodes["ev"].pid) - cpu0) / (time.monotonic() - t0) * 100
+            time.sleep(0.5)
+            pressed = [float(r["data"]["at"]) for r in node_records(node, seq)
+                       if r["name"] == "button_pressed"]
+            missing = [at for at in pressed if at not in heard]
+            latencies.extend(heard[at] - at for at in pressed if at in heard)
+            return {"quiet p50": pct(quiet, 0.5), "busy p50": pct(busy, 0.5),
+                    "quiet p99": pct(quiet, 0.99), "busy p99": pct(busy, 0.99),
+                    "missing": len(missing), "rate": 2 * len(pressed) / seconds,
+                    "node_cpu": cpu}
+
+        figures = paired(reps, once)
+        frozen.send_signal(signal.SIGCONT)
+        for proc in subs:
+            proc.communicate("", timeout=30)
+        got = [int(n) for n in streams.communicate("", timeout=30)[0].split()]
+        presser._pyroRelease()
+        node._pyroRelease()
+    p50, p99 = pct(latencies, 0.5), pct(latencies, 0.99)
+    ratios = [a / b for a, b in zip(figures["busy p50"], figures["quiet p50"], strict=True)]
+    missing = int(sum(figures["missing"]))
+    note = (f"{subscribed} Pyro subscribers on the node (its most: watch, the web, {others} "
+            f"counting, 1 frozen by SIGSTOP) and {len(got)} web event streams "
+            f"(records each: {min(got)}-{max(got)}); "
+            f"{spread(figures['rate'])[0]:.0f} events/s, the node at "
+            f"{spread(figures['node_cpu'])[0]:.0f} % CPU; {missing} presses never reached watch; "
+            + (f"node and caller on core {node_core}, the readers on the others"
+               if node_core is not None else "one core for all"))
+    return [
+        Row("P12", "press -> watch line, 100 events/s", f"p50 {ms(p50)}, p99 {ms(p99)}",
+            "-", "-", f"p99 <= {ms(LATENCY)}", p99 <= LATENCY and missing == 0,
+            {"latencies": latencies, "streams": got, **figures}, note),
+        Row("P12", "read RTT during it (p50)", us(spread(figures["busy p50"])[0]),
+            f"same node, no events: {us(spread(figures['quiet p50'])[0])}",
+            ratio_text(ratios), f"<= {RTT}x", spread(ratios)[0] <= RTT, {"ratios": ratios}),
+    ]
+
+
+def node_records(node: Pyro4.Proxy, seq: int) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    while True:
+        page = node.events_since(seq)
+        out += page["events"]
+        if not page["more"]:
+            return out
+        seq = out[-1]["seq"]
