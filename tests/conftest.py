@@ -45,7 +45,8 @@ def _import_everything() -> None:
     asserts of ``engine`` (a pytest plugin's package) as it is imported, and CPython 3.11's
     parser is not thread-safe, so a module first imported on a node's or a server's thread
     while pytest formats a failure could end the session ("SystemError: AST constructor
-    recursion depth mismatch")."""
+    recursion depth mismatch"). (anyio's pytest plugin is off, ``-p no:anyio``, for the same
+    reason: the web server imports anyio's modules lazily on its thread.)"""
     import importlib
     import pkgutil
 
