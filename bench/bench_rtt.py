@@ -11,14 +11,13 @@ a read <= 1.15x the raw no-op, a change <= 1.3x a raw method doing the same SQLi
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,15 +29,11 @@ import Pyro4.errors
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.calls import rate  # noqa: E402
+from bench.harness import free_port, interleaved, pct, stop  # noqa: E402
 from engine.base.pyroconf import harden  # noqa: E402
 
 BLOCK = 100
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start(cmd: list[str], log: Path | None = None) -> subprocess.Popen[bytes]:
@@ -64,60 +59,20 @@ def serve_on_a_free_port(
             except Pyro4.errors.CommunicationError:
                 p._pyroRelease()
                 time.sleep(0.1)
-        proc.terminate()
-        proc.wait(10)
+        stop([proc])
     tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
     raise SystemExit(f"could not start {command(0)[:4]} after {tries} tries:\n{tail}")
 
 
-def measure(series: dict[str, Callable[[int], Any]], n: int) -> dict[str, list[float]]:
-    """Run every series in interleaved blocks until each has ``n`` samples (seconds)."""
-    times: dict[str, list[float]] = {name: [] for name in series}
-    for fn in series.values():  # warm up connections and caches
-        for i in range(20):
-            fn(i)
-    done = 0
-    while done < n:
-        block = min(BLOCK, n - done)
-        for name, fn in series.items():
-            samples = times[name]
-            for i in range(done, done + block):
-                t0 = time.perf_counter()
-                fn(i)
-                samples.append(time.perf_counter() - t0)
-        done += block
-    return times
+def colour(i: int) -> list[int]:
+    return [i % 256, (i * 7) % 256, 99]
 
 
-def pct(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def concurrent_rate(make: Callable[[], Pyro4.Proxy], call: Callable[[Pyro4.Proxy, int], Any],
-                    threads: int, per_thread: int) -> float:
-    """Calls per second with ``threads`` clients, each on its own connection."""
-    proxies = [make() for _ in range(threads)]
-    for p in proxies:
-        call(p, 0)
-    barrier = threading.Barrier(threads + 1)
-
-    def run(p: Pyro4.Proxy) -> None:
-        barrier.wait()
-        for i in range(per_thread):
-            call(p, i)
-
-    workers = [threading.Thread(target=run, args=(p,)) for p in proxies]
-    for w in workers:
-        w.start()
-    barrier.wait()
-    t0 = time.perf_counter()
-    for w in workers:
-        w.join()
-    rate = threads * per_thread / (time.perf_counter() - t0)
-    for p in proxies:
-        p._pyroRelease()
-    return rate
+def changes(send: Callable[[Pyro4.Proxy, list[int]], Any]) -> Callable[[Pyro4.Proxy], Any]:
+    """``send(proxy, rgb)`` with the next colour on every call, from whichever thread: the
+    concurrent changes are real changes."""
+    count = itertools.count()
+    return lambda p: send(p, colour(next(count)))
 
 
 def main() -> int:
@@ -157,9 +112,6 @@ def main() -> int:
                 tmp / f"{dispatch}.log")
             procs.append(proc)
 
-        def colour(i: int) -> list[int]:
-            return [i % 256, (i * 7) % 256, 99]
-
         series: dict[str, Callable[[int], Any]] = {
             "raw noop()": lambda i: raw.noop(),
             "raw get()": lambda i: raw.get(),
@@ -170,7 +122,7 @@ def main() -> int:
             series[f"call('get_color') [{d}]"] = lambda i, p=p: p.call("get_color")
             series[f"call('set_color', rgb) [{d}]"] = (
                 lambda i, p=p: p.call("set_color", colour(i)))
-        times = measure(series, n)
+        times = interleaved(series, n, block=BLOCK)
 
         p50 = {k: statistics.median(v) for k, v in times.items()}
         p99 = {k: pct(v, 0.99) for k, v in times.items()}
@@ -190,28 +142,21 @@ def main() -> int:
 
         threads, per = (8, 25) if args.quick else (8, 250)
         print(f"\nthroughput, {threads} clients x {per} changes each (group commit at work):")
-        rate = concurrent_rate(lambda: Pyro4.Proxy(raw._pyroUri),
-                               lambda p, i: p.commit(colour(i)), threads, per)
-        print(f"  {'raw commit(rgb)':32} {rate:8.0f} calls/s")
+        per_s = rate(str(raw._pyroUri), changes(lambda p, rgb: p.commit(rgb)), threads, per)
+        print(f"  {'raw commit(rgb)':32} {per_s:8.0f} calls/s")
         for d, proxy in proxies.items():
             before = proxy.status()["store"]
-            rate = concurrent_rate(lambda uri=proxy._pyroUri: Pyro4.Proxy(uri),
-                                   lambda p, i: p.call("set_color", colour(i)), threads, per)
+            per_s = rate(str(proxy._pyroUri), changes(lambda p, rgb: p.call("set_color", rgb)),
+                         threads, per)
             after = proxy.status()["store"]
             writes = after["writes"] - before["writes"]
             commits = after["commits"] - before["commits"]
-            print(f"  {'set_color [' + d + ']':32} {rate:8.0f} calls/s, "
+            print(f"  {'set_color [' + d + ']':32} {per_s:8.0f} calls/s, "
                   f"{writes} writes in {commits} commits ({writes / max(1, commits):.1f}/commit)")
         for p in [raw, *proxies.values()]:
             p._pyroRelease()
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(procs)
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
 

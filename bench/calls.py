@@ -10,6 +10,7 @@ from typing import Any
 
 import Pyro4
 
+from . import slowdisk
 from .harness import (
     Row,
     Run,
@@ -30,11 +31,22 @@ TARGET_WRITERS = 1.2
 
 
 def rtt_rows(run: Run, only: set[str]) -> list[Row]:
-    """P1 (a read) and P2 (durable changes)."""
-    n = run.n(2000, 150)
+    """P1 (a read) and P2 (durable changes); P2 also on an SD card's slow fsync."""
+    rows = _rtt_rows(run, only, run.n(2000, 150), None, "")
+    card = slowdisk.env(run.tmp) if "P2" in only else None
+    if card is not None:
+        rows += _rtt_rows(run, {"P2"}, run.n(300, 30), card, SD_CARD)
+    return rows
+
+
+SD_CARD = f" (SD card: fsync +{slowdisk.SD_CARD_US / 1000:g} ms)"
+
+
+def _rtt_rows(run: Run, only: set[str], n: int, extra_env: dict[str, str] | None,
+              where: str) -> list[Row]:
     reps = run.n(run.reps, 2)
     rows: list[Row] = []
-    with cluster(run.tmp, trace=False) as c:
+    with cluster(run.tmp, trace=False, extra_env=extra_env) as c:
         c.start_node("score", "1280x720", "--mode", "scoreboard")
         c.start_node("color", "1280x720", "--mode", "colorsquare")
         raw = serve_raw(c)
@@ -55,7 +67,7 @@ def rtt_rows(run: Run, only: set[str]) -> list[Row]:
             series["set_color rgb"] = lambda i: color.call("set_color", rgb(i))
 
         def once() -> dict[str, float]:
-            times = interleaved(series, n)
+            times = interleaved(series, n, block=min(50, n))
             out = {}
             for name, samples in times.items():
                 out[f"{name} p50"] = pct(samples, 0.5)
@@ -72,9 +84,11 @@ def rtt_rows(run: Run, only: set[str]) -> list[Row]:
             ratios = [a / b for a, b in zip(mine, ref, strict=True)]
             med = spread(ratios)[0]
             rows.append(Row(
-                pid, f"{scenario} {q}", us(spread(mine)[0]), f"{reference}: {us(spread(ref)[0])}",
-                ratio_text(ratios), f"<= {target:.2f}x", med <= target,
-                {"subject": mine, "reference": ref, "ratios": ratios, "calls": n, "reps": reps}))
+                pid, f"{scenario} {q}{where}", us(spread(mine)[0]),
+                f"{reference}: {us(spread(ref)[0])}", ratio_text(ratios), f"<= {target:.2f}x",
+                med <= target,
+                {"subject": mine, "reference": ref, "ratios": ratios, "calls": n, "reps": reps,
+                 "env": extra_env or {}}))
 
     if "P1" in only:
         row("P1", "read get_score RTT", "get_score", "raw noop()", TARGET_READ)
@@ -110,10 +124,20 @@ def rate(uri: str, call: Callable[[Pyro4.Proxy], Any], threads: int, per: int) -
 
 
 def writers_rows(run: Run, only: set[str]) -> list[Row]:
-    """P4: 8 controllers x 1000 add_points; the total must be exact."""
-    threads, per = 8, run.n(1000, 60)
+    """P4: 8 controllers x 1000 add_points, the total exact; also on an SD card's slow fsync
+    (fewer calls: the bare server's lock queues a 5 ms fsync per call), where group commit is
+    what the target is about."""
+    rows = [_writers(run, run.n(1000, 60), None, "")]
+    card = slowdisk.env(run.tmp)
+    if card is not None:
+        rows.append(_writers(run, run.n(200, 20), card, SD_CARD))
+    return rows
+
+
+def _writers(run: Run, per: int, extra_env: dict[str, str] | None, where: str) -> Row:
+    threads = 8
     reps = run.n(run.reps, 2)
-    with cluster(run.tmp, trace=False) as c:
+    with cluster(run.tmp, trace=False, extra_env=extra_env) as c:
         c.start_node("score", "1280x720", "--mode", "scoreboard")
         raw = serve_raw(c)
         uri = c.wait(["score"])["score"]
@@ -149,13 +173,15 @@ def writers_rows(run: Run, only: set[str]) -> list[Row]:
         raw._pyroRelease()
     ratios = [a / b for a, b in zip(figures["node"], figures["raw"], strict=True)]
     med = spread(ratios)[0]
-    return [Row(
-        "P4", f"{threads} writers x {per} add_points", f"{spread(figures['node'])[0]:.0f} calls/s",
+    return Row(
+        "P4", f"{threads} writers x {per} add_points{where}",
+        f"{spread(figures['node'])[0]:.0f} calls/s",
         f"bare + lock: {spread(figures['raw'])[0]:.0f} calls/s", ratio_text(ratios),
         f">= {TARGET_WRITERS:.1f}x, total exact", med >= TARGET_WRITERS and exact,
         {"node": figures["node"], "raw": figures["raw"], "ratios": ratios, "totals": totals,
-         "exact": exact, "writes_per_commit": commits, "cpu_per_call": cpu},
+         "exact": exact, "writes_per_commit": commits, "cpu_per_call": cpu,
+         "env": extra_env or {}},
         f"total {'exact' if exact else 'WRONG'} ({totals[0]} per run); "
         f"{spread(commits)[0] / 2:.1f} changes per commit; CPU per call: node "
         f"{us(spread(cpu['node'])[0])}, bare {us(spread(cpu['raw'])[0])} (one interpreter: "
-        f"the node can take at most {1 / spread(cpu['node'])[0]:.0f} changes/s)")]
+        f"the node can take at most {1 / spread(cpu['node'])[0]:.0f} changes/s)")

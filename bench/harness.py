@@ -162,10 +162,11 @@ def proxy(uri: str, timeout: float = 10.0) -> Pyro4.Proxy:
 class Cluster:
     """A name server and the nodes one scenario needs, all stopped on ``close``."""
 
-    def __init__(self, tmp: Path, trace: bool = True):
+    def __init__(self, tmp: Path, trace: bool = True, extra_env: dict[str, str] | None = None):
         harden()
         self.tmp = Path(tempfile.mkdtemp(prefix="cluster-", dir=tmp))
         self.trace = trace
+        self.extra_env = extra_env or {}  # for every process started (bench/slowdisk.py)
         self.procs: list[subprocess.Popen[bytes]] = []
         self.nodes: dict[str, subprocess.Popen[bytes]] = {}
         self.ns_port = 0
@@ -189,7 +190,7 @@ class Cluster:
 
     def spawn(self, cmd: list[str], log: str, **extra_env: str) -> subprocess.Popen[bytes]:
         out = open(self.tmp / f"{log}.log", "ab")  # noqa: SIM115 - the child owns it
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env(**extra_env), stdout=out,
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env(**self.extra_env, **extra_env), stdout=out,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         out.close()
         self.procs.append(proc)
@@ -266,8 +267,9 @@ class Cluster:
 
 
 @contextmanager
-def cluster(tmp: Path, trace: bool = True) -> Iterator[Cluster]:
-    c = Cluster(tmp, trace)
+def cluster(tmp: Path, trace: bool = True,
+            extra_env: dict[str, str] | None = None) -> Iterator[Cluster]:
+    c = Cluster(tmp, trace, extra_env)
     try:
         yield c
     finally:

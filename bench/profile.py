@@ -3,6 +3,7 @@
     python -m bench.profile add_points [SECONDS]    # a stream of add_points (P2, P4)
     python -m bench.profile set_color | timer | count_up | press
     python -m bench.profile --gil add_points           # only samples holding the GIL
+    python -m bench.profile --writers 8 add_points     # eight callers at once (P4)
 
 Prints the functions with the most samples while not asleep, own and including callees:
 of every thread for call loads, of the main thread (the one that draws) for timer/count_up.
@@ -70,6 +71,11 @@ def main() -> None:
     if "--gil" in sys.argv:  # only threads holding the GIL: where the interpreter's time goes
         sys.argv.remove("--gil")
         GIL.append("--gil")
+    writers = 1
+    if "--writers" in sys.argv:
+        at = sys.argv.index("--writers")
+        writers = int(sys.argv[at + 1])
+        del sys.argv[at:at + 2]
     load = sys.argv[1] if len(sys.argv) > 1 else "add_points"
     seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 10.0
     mode, step = LOADS[load]
@@ -91,14 +97,16 @@ def main() -> None:
                     step(p, calls[0])
                     calls[0] += 1
 
-        worker = threading.Thread(target=drive)
-        worker.start()
+        workers = [threading.Thread(target=drive) for _ in range(writers)]
+        for worker in workers:
+            worker.start()
         out = tmp / "folded.txt"
         subprocess.run([spy, "record", "--pid", str(c.nodes["prof"].pid), "--duration",
                         str(int(seconds)), "--rate", "500", "--format", "raw", "--output",
                         str(out), "--nonblocking", *GIL], check=True, capture_output=True)
         stop.set()
-        worker.join()
+        for worker in workers:
+            worker.join()
         print(f"{load}: {calls[0]} calls in {seconds:g} s")
         top(out, main_only=load in ('timer', 'count_up'))
     shutil.rmtree(tmp, ignore_errors=True)

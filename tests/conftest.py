@@ -4,8 +4,10 @@ driver, SQLite files in tmp dirs. Only hardware is faked (see ``fake_gpio.py``).
 
 from __future__ import annotations
 
+import atexit
 import io
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -38,6 +40,7 @@ from engine.testing import free_port as free_port  # tests import these from her
 from engine.testing import wait_for as wait_for
 
 harden()
+atexit.register(shutil.rmtree, os.environ["XDG_CONFIG_HOME"], True)  # leave no config dirs
 
 
 def _import_everything() -> None:

@@ -398,3 +398,41 @@ def test_type_names_of_choices():
     assert type_name(Team) == "choice"
     assert type_name(Literal[1, 2] | None) == "choice|None"
     assert type_name(list[Level]) == "list[choice]"
+
+
+class Even:
+    """A plugin's own check that is not hashable (it defines ``__eq__`` only)."""
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Even)
+
+    def check(self, name: str, value: int) -> int:
+        self.seen.append(value)
+        if value % 2:
+            raise ValueError(f"{name} must be even, got {value}")
+        return value
+
+    def describe(self) -> str:
+        return "even"
+
+
+def test_checks_are_worked_out_once_per_type_and_still_exact():
+    """Declared types are taken apart once (a cache); unhashable checks, equal types with
+    their own check objects, and every message stay exactly as before."""
+    even = Even()
+    assert bind(Annotated[int, even], 4) == 4
+    with pytest.raises(ValueError, match=r"m\.spot: where must be even, got 3"):
+        bind(Annotated[int, even], 3)
+    assert even.seen == [4, 3]  # the plugin's own object, called each time
+    for _ in range(3):  # the cached check answers like the first time
+        with pytest.raises(TypeError, match=r"where\[1\] must be an integer, got str 'x'"):
+            bind(list[int], [1, "x"])
+        assert bind(list[int] | None, None) is None
+        with pytest.raises(ValueError, match=r"where must be between 0 and 10, got 11"):
+            bind(Annotated[int, Range(0, 10)], 11)
+    assert bind(Annotated[int, Range(0, 100)], 50) == 50  # an equal-looking type, other limits
+    with pytest.raises(ValueError, match=r"where must be between 0 and 5, got 50"):
+        bind(Annotated[int, Range(0, 5)], 50)

@@ -18,9 +18,10 @@ from engine.api.constraints import Choices, Convert, Length, Printable, Range
 from engine.api.validation import (
     DEFAULT_LENGTH,
     SUPPORTED,
+    Checker,
     _tuple_items,
     check_type,
-    coerce,
+    checker,
     type_name,
 )
 from engine.base.text import short
@@ -124,6 +125,7 @@ class Signature:
             [inspect.Parameter(p.name, _POSITIONAL_OR_KEYWORD, default=p.default) for p in params]
         )
         self._params: list[Param] | None = None
+        self._checks: list[Checker] = []
         try:
             hints = get_type_hints(func, include_extras=True)
         except Exception:  # a forward reference not defined yet: resolve() tries again later
@@ -160,6 +162,7 @@ class Signature:
                     f"supported types: {SUPPORTED}"
                 ) from None
             params.append(Param(p.name, annotation, p.default))
+        self._checks = [checker(p.annotation) for p in params]  # worked out once, not per call
         return params
 
     def __str__(self) -> str:
@@ -181,7 +184,7 @@ class Signature:
         params = self.params
         if not params and not args and not kwargs:
             return {}  # the common read (get_color, get_score): nothing to check
-        unknown = sorted(set(kwargs) - set(self._names))
+        unknown = sorted(set(kwargs) - set(self._names)) if kwargs else ()
         if unknown:
             accepted = ", ".join(self._names) or "none"
             raise TypeError(
@@ -196,7 +199,7 @@ class Signature:
             except TypeError as exc:
                 raise TypeError(f"{command}{self}: {exc}") from None
         checked = {}
-        for p in params:
+        for p, check in zip(params, self._checks, strict=True):
             if p.name not in given:
                 if p.required:
                     raise TypeError(
@@ -209,7 +212,7 @@ class Signature:
                 checked[p.name] = value
                 continue
             try:
-                checked[p.name] = coerce(p.name, value, p.annotation)
+                checked[p.name] = check(p.name, value)
             except TypeError as exc:
                 raise TypeError(f"{command}: {exc}") from None
             except ValueError as exc:

@@ -14,6 +14,7 @@ import inspect
 import math
 import types
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from engine.api.constraints import (
@@ -197,97 +198,169 @@ def _default_length(name: str, value: Any, kind: type) -> None:
         )
 
 
+Checker = Callable[[str, Any], Any]
+"""``check(name, value)``: the value checked (and normalised), or a builtin error naming
+``name``."""
+
+
 def coerce(name: str, value: Any, tp: Any, bounded: bool = False) -> Any:
     """Return ``value`` checked (and normalised) against ``tp``, or raise a builtin error.
 
     ``bounded``: an ``Annotated`` Length bounds this value, so the default length does not.
     """
+    return checker(tp, bounded)(name, value)
+
+
+def checker(tp: Any, bounded: bool = False) -> Checker:
+    """The check of declared type ``tp``, worked out once per type: every call of a command
+    checks its arguments against the same few types, so the type is taken apart here, not
+    on each call."""
+    try:
+        hash(tp)
+    except TypeError:  # e.g. Annotated with a plugin's unhashable check: made each time
+        return _compile(tp, bounded)
+    return _compiled(tp, bounded)
+
+
+@lru_cache(maxsize=1024)
+def _compiled(tp: Any, bounded: bool) -> Checker:
+    return _compile(tp, bounded)
+
+
+def _anything(name: str, value: Any) -> Any:
+    return value
+
+
+def _compile(tp: Any, bounded: bool) -> Checker:
     if tp is inspect.Parameter.empty or tp is Any:
-        return value
+        return _anything
     origin = get_origin(tp)
     if origin is Annotated:
-        base, *metas = get_args(tp)
+        return _annotated(tp)
+    if origin in (Union, types.UnionType):
+        return _union(tp, bounded)
+    if origin is list or tp is list:
+        return _list(tp, bounded)
+    if origin is tuple or tp is tuple:
+        return _tuple(tp, bounded)
+    choices = Choices.of(tp)
+    if choices is not None:
+        return choices.check
+    if tp is NoneType:
+        return _none
+    scalar = _SCALARS.get(tp)
+    if scalar is None:
+        def unsupported(name: str, value: Any) -> Any:
+            raise TypeError(f"{name}: unsupported declared type {tp!r}")
+        return unsupported
+    if bounded or tp not in DEFAULT_LENGTH:
+        return scalar
+
+    def sized(name: str, value: Any) -> Any:
+        checked = scalar(name, value)
+        _default_length(name, checked, tp)
+        return checked
+    return sized
+
+
+def _annotated(tp: Any) -> Checker:
+    base, *metas = get_args(tp)
+    inner = checker(base, any(isinstance(m, Length) for m in metas))
+    ranges = [m.describe() for m in metas if isinstance(m, Range)]
+    explain = " and ".join(ranges) if ranges and base in (int, float) else None
+    checks = [m.check for m in metas if hasattr(m, "check")]
+
+    def annotated(name: str, value: Any) -> Any:
         try:
-            value = coerce(name, value, base, any(isinstance(m, Length) for m in metas))
+            value = inner(name, value)
         except (TypeError, ValueError) as exc:
-            ranges = [m.describe() for m in metas if isinstance(m, Range)]
-            if not ranges or base not in (int, float):
+            if explain is None:
                 raise
-            raise type(exc)(f"{exc}; accepted: {' and '.join(ranges)}") from None
+            raise type(exc)(f"{exc}; accepted: {explain}") from None
         if value is None:  # None was declared (Optional): the checks are for values
             return None
-        for meta in metas:
-            if hasattr(meta, "check"):
-                value = meta.check(name, value)
+        for check in checks:
+            value = check(name, value)
         return value
-    if origin in (Union, types.UnionType):
-        options = get_args(tp)
-        if value is None and NoneType in options:
+    return annotated
+
+
+def _union(tp: Any, bounded: bool) -> Checker:
+    options = get_args(tp)
+    nullable = NoneType in options
+    tries = [(checker(o, bounded), _outer(o)) for o in options if o is not NoneType]
+    expected = type_name(tp).replace("|", " or ")
+
+    def union(name: str, value: Any) -> Any:
+        if value is None and nullable:
             return None
         refused: ValueError | None = None
-        for option in options:
-            if option is NoneType:
-                continue
+        for check, outer in tries:
             try:
-                return coerce(name, value, option, bounded)
+                return check(name, value)
             except TypeError:
-                if isinstance(value, _outer(option)):
+                if isinstance(value, outer):
                     raise  # the right kind of value with a wrong part: say which part
             except ValueError as exc:  # e.g. text that is no choice may still fit a later str
                 refused = refused or exc
         if refused is not None:
             raise refused
-        raise TypeError(
-            f"{name} must be {type_name(tp).replace('|', ' or ')}, "
-            f"got {type(value).__name__} {short(value)}"
-        )
-    if origin is list or tp is list:
+        raise TypeError(f"{name} must be {expected}, got {type(value).__name__} {short(value)}")
+    return union
+
+
+def _list(tp: Any, bounded: bool) -> Checker:
+    args = get_args(tp)
+    item = checker(args[0] if args else Any)
+
+    def list_(name: str, value: Any) -> list[Any]:
         if not isinstance(value, list | tuple):
             raise TypeError(f"{name} must be a list, got {type(value).__name__} {short(value)}")
         if not bounded:
             _default_length(name, value, list)
-        args = get_args(tp)
-        inner = args[0] if args else Any
-        return [coerce(f"{name}[{i}]", item, inner) for i, item in enumerate(value)]
-    if origin is tuple or tp is tuple:
-        return _tuple(name, value, tp, bounded)
-    choices = Choices.of(tp)
-    if choices is not None:
-        return choices.check(name, value)
-    if tp is NoneType:
-        if value is not None:
-            raise TypeError(f"{name} must be None, got {short(value)}")
-        return None
-    checker = _SCALARS.get(tp)
-    if checker is None:
-        raise TypeError(f"{name}: unsupported declared type {tp!r}")
-    checked = checker(name, value)
-    if not bounded and tp in DEFAULT_LENGTH:
-        _default_length(name, checked, tp)
-    return checked
+        if item is _anything:
+            return list(value)
+        return [item(f"{name}[{i}]", v) for i, v in enumerate(value)]
+    return list_
 
 
-def _tuple(name: str, value: Any, tp: Any, bounded: bool = False) -> tuple[Any, ...]:
+def _tuple(tp: Any, bounded: bool) -> Checker:
     """A fixed-length tuple checked position by position, or ``tuple[X, ...]`` item by item."""
     items, variable = _tuple_items(tp)
     if variable:
+        item = checker(items[0])
+        of = type_name(items[0])
+
+        def tuple_of(name: str, value: Any) -> tuple[Any, ...]:
+            if not isinstance(value, list | tuple):
+                raise TypeError(
+                    f"{name} must be a list of {of}, got {type(value).__name__} {short(value)}"
+                )
+            if not bounded:
+                _default_length(name, value, list)
+            return tuple(item(f"{name}[{i}]", v) for i, v in enumerate(value))
+        return tuple_of
+    expected = f"{len(items)} item{'s' if len(items) != 1 else ''} ({type_name(tp)})"
+    checks = [checker(kind) for kind in items]
+
+    def fixed(name: str, value: Any) -> tuple[Any, ...]:
         if not isinstance(value, list | tuple):
             raise TypeError(
-                f"{name} must be a list of {type_name(items[0])}, "
-                f"got {type(value).__name__} {short(value)}"
+                f"{name} must be a list of {expected}, got {type(value).__name__} {short(value)}"
             )
-        if not bounded:
-            _default_length(name, value, list)
-        return tuple(coerce(f"{name}[{i}]", item, items[0]) for i, item in enumerate(value))
-    expected = f"{len(items)} item{'s' if len(items) != 1 else ''} ({type_name(tp)})"
-    if not isinstance(value, list | tuple):
-        raise TypeError(
-            f"{name} must be a list of {expected}, got {type(value).__name__} {short(value)}"
-        )
-    if len(value) != len(items):
-        raise ValueError(f"{name} must have exactly {expected}, got {len(value)}: {short(value)}")
-    pairs = enumerate(zip(value, items, strict=True))
-    return tuple(coerce(f"{name}[{i}]", item, kind) for i, (item, kind) in pairs)
+        if len(value) != len(checks):
+            raise ValueError(
+                f"{name} must have exactly {expected}, got {len(value)}: {short(value)}"
+            )
+        pairs = enumerate(zip(value, checks, strict=True))
+        return tuple(check(f"{name}[{i}]", v) for i, (v, check) in pairs)
+    return fixed
+
+
+def _none(name: str, value: Any) -> None:
+    if value is not None:
+        raise TypeError(f"{name} must be None, got {short(value)}")
+    return None
 
 
 def _outer(tp: Any) -> type | tuple[type, ...]:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from engine.control.summary import plain, shows
+from engine.control.summary import plain, problems, shows
 
 if TYPE_CHECKING:
     from engine.control.clock import Offset
@@ -218,27 +218,8 @@ def status_summary(status: dict[str, Any]) -> str:
     egg = (status.get("state") or {}).get("easter_egg") or {}
     if egg.get("enabled"):
         parts.append("easter egg on")
-    problems = problems_of(status)
-    return " · ".join(parts) + ("\n" + "; ".join(problems) if problems else "")
-
-
-def problems_of(status: dict[str, Any]) -> list[str]:
-    """What is wrong on a node, each in a few words (for the status summary)."""
-    out = []
-    if status.get("draw_error"):
-        out.append(f"drawing fails: {status['draw_error']}")
-    store = status.get("store") or {}
-    if store and not store.get("ok", True):
-        out.append(f"state not saved: {store.get('error')}")
-    for plugin, info in (status.get("plugins") or {}).items():
-        if isinstance(info, dict) and info.get("error"):
-            out.append(f"plugin {plugin} failed: {info['error']}")
-    for mode, state in (status.get("state") or {}).items():
-        if isinstance(state, dict):
-            for key, item in state.items():
-                if key.endswith("error") and item:
-                    out.append(f"{mode}: {item}")
-    return out
+    wrong = problems(status)
+    return " · ".join(parts) + ("\n" + "; ".join(wrong) if wrong else "")
 
 
 # -- facade members -----------------------------------------------------------------------

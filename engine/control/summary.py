@@ -60,3 +60,24 @@ def shows(status: dict[str, Any]) -> str:
     items = [(k, v) for k, v in state.items()
              if v is not None and not isinstance(v, dict) and not k.endswith("error")]
     return ", ".join(f"{k.replace('_', ' ')} {plain(v)}" for k, v in items[:3])
+
+
+def problems(status: dict[str, Any], *, modes: bool = True) -> list[str]:
+    """What is wrong on a node, each in a few words, from its ``status()``: drawing, saving,
+    plugins and (``modes``) a mode's own ``...error`` values, such as a background that
+    cannot be drawn."""
+    out = []
+    if status.get("draw_error"):
+        out.append(f"drawing fails: {status['draw_error']}")
+    store = status.get("store") or {}
+    if isinstance(store, dict) and not store.get("ok", True):
+        out.append(f"state not saved: {store.get('error')}")
+    for plugin, about in (status.get("plugins") or {}).items():
+        if isinstance(about, dict) and about.get("error"):
+            out.append(f"plugin {plugin} failed: {about['error']}")
+    states = (status.get("state") or {}) if modes else {}
+    for mode, state in states.items():
+        if isinstance(state, dict):
+            out += [f"{mode}: {item}" for key, item in state.items()
+                    if key.endswith("error") and item]
+    return out

@@ -22,7 +22,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from contextlib import suppress
 from datetime import date
@@ -138,7 +138,9 @@ class Stage:
         self._redrawn = False  # the change running now asked to redraw the active mode
         self._outbox: deque[tuple[int, list[Event]]] = deque()  # (store mark, events)
         self._delivery = threading.Lock()
+        self._caller_cache: dict[str, tuple[tuple[Any, ...], list[tuple[str, Any]]]] = {}
         self._delivering: int | None = None
+        self._mine = threading.local()  # .entry: the outbox entry of this thread's last change
 
         config = plugin_tables(registry, plugin_config or {})  # typed; ValueError if wrong
         self.behaviours: dict[str, Behaviour] = {}
@@ -241,9 +243,10 @@ class Stage:
         """Call a hook outside any change (start, stop, events) plugin by plugin: one that
         raises is logged and reported, and the others are still called. Each gets its own
         copy of a ``data`` dict. (Inside a change, a hook that raises fails the change.)"""
-        for name, call in self._callers(hook):
+        callers = self._callers(hook)
+        for i, (name, call) in enumerate(callers):
             try:
-                if "data" in kwargs:
+                if "data" in kwargs and i < len(callers) - 1:  # the last one gets the original
                     call(**{**kwargs, "data": copy.deepcopy(kwargs["data"])})
                 else:
                     call(**kwargs)
@@ -253,14 +256,25 @@ class Stage:
                 log.debug("plugin %r failed in %s", name, hook, exc_info=True)
                 self.registry.loaded.warn(name, f"failed in {hook}: {why(exc)}")
 
-    def _callers(self, hook: str) -> Iterator[tuple[str, Any]]:
-        """(plugin name, a caller of ``hook`` for that plugin alone), in pluggy's order."""
+    def _callers(self, hook: str) -> list[tuple[str, Any]]:
+        """(plugin name, a caller of ``hook`` for that plugin alone), in pluggy's order; made
+        again only when the plugins implementing ``hook`` change (an event goes out per change)."""
         caller = getattr(self.hook, hook)
-        for name in dict.fromkeys(impl.plugin_name for impl in reversed(caller.get_hookimpls())):
+        impls = caller.get_hookimpls()
+        key = tuple((id(impl), impl.plugin_name) for impl in impls)
+        cached = self._caller_cache.get(hook)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        callers = []
+        for name in dict.fromkeys(impl.plugin_name for impl in reversed(impls)):
             plugin = self.pm.get_plugin(name)
             if plugin is not None:
                 others = [p for p in self.pm.get_plugins() if p is not plugin]
-                yield name, self.pm.subset_hook_caller(hook, others)
+                callers.append((name, self.pm.subset_hook_caller(hook, others)))
+        if len(callers) == 1:  # the usual case (the event log): the hook itself is that caller
+            callers = [(callers[0][0], caller)]
+        self._caller_cache[hook] = (key, callers)
+        return callers
 
     @property
     def uptime(self) -> float:
@@ -473,8 +487,7 @@ class Stage:
             self.source = previous
         events = self._changes.pop()
         if owner is None or owner is self.active:
-            self._dirty = True
-            self.wake.set()
+            self._redraw_soon()
             # a tick that saved and published nothing is one frame of an animation
             if nested or source != "tick" or events or self.store.last_ticket():
                 self._redrawn = True
@@ -559,7 +572,9 @@ class Stage:
         """Hold a change's events until everything queued so far in the store is committed
         (nobody listening: nothing to hold)."""
         if events and self.hook.pyrostage_event.get_hookimpls():
-            self._outbox.append((self.store.mark(), events))
+            entry = (self.store.mark(), events)
+            self._outbox.append(entry)
+            self._mine.entry = entry
 
     def _deliver(self, wait: bool) -> None:
         """Deliver the held events whose changes are committed, oldest first; drop those whose
@@ -567,6 +582,7 @@ class Stage:
         a turn behind it (callers, so they hear back after their events went out), else leave
         them to it or to the main loop's next pass (the main loop never waits)."""
         me = threading.get_ident()
+        own, self._mine.entry = getattr(self._mine, "entry", None), None
         if not self._outbox or self._delivering == me:  # a hook's own change: delivered next
             return
         if not self._delivery.acquire(timeout=self.timeout if wait else 0):
@@ -574,9 +590,14 @@ class Stage:
         self._delivering = me
         try:
             while self._outbox:
-                mark, events = self._outbox[0]
+                entry = self._outbox[0]
+                mark, events = entry
                 done = self.store.outcome(mark)
-                if done is None:  # its maker has not committed it yet: we do
+                if done is None:
+                    if own is None or not wait or not any(e is own for e in self._outbox):
+                        break  # its maker commits it, then delivers it: no waiting for it
+                    # before this caller's own events (a change that wrote nothing, behind one
+                    # still committing): committed now, so they go out before it hears back
                     with suppress(StateNotSaved):  # its callers hear of it; the loop recovers
                         self.store.flush(mark)
                     done = self.store.outcome(mark)
@@ -587,6 +608,8 @@ class Stage:
                         self._notify("pyrostage_event", stage=self, source=source, name=name,
                                      data=data)
                 self._outbox.popleft()  # only now: a caller waits while its events are out
+                if entry is own:
+                    own = None
         finally:
             self._delivering = None
             self._delivery.release()
@@ -723,6 +746,13 @@ class Stage:
         if mode is None or mode == self.active.name:
             if self._changes and self._serial_thread == threading.get_ident():
                 self._redrawn = True
+            self._redraw_soon()
+
+    def _redraw_soon(self) -> None:
+        """Mark the screen out of date; wake the main loop only if it was up to date. A loop
+        that knows of a frame to draw sleeps until that frame is due (it paces frames), so
+        waking it for every change of a burst only takes the interpreter from the callers."""
+        if not self._dirty:
             self._dirty = True
             self.wake.set()
 

@@ -39,6 +39,9 @@ BATCH = 500
 """Most records one ``since`` answer carries (``more`` says there are others)."""
 PUSH = 200
 """Most records one push carries."""
+LINGER = 0.002
+"""Seconds a sender waits after a record for the ones published with it (a change publishes
+two or three together): one push for them, not one each."""
 QUEUE = 1000
 """Records waiting for one subscriber; beyond that the oldest are dropped (it catches up)."""
 MAX_SUBSCRIBERS = 16
@@ -298,6 +301,8 @@ class Subscriber(threading.Thread):
                 if left <= 0:
                     break
                 if self.queue:
+                    if len(self.queue) < PUSH and not self.finishing:  # a change's events come
+                        self.wake.wait(LINGER)                          # together: one push
                     return list(islice(self.queue, PUSH))
                 self.wake.wait(left)
         self.owner.drop(self, "its lease lapsed")

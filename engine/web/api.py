@@ -4,8 +4,11 @@ thread pool while the fleet's workers make the Pyro calls."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
+import threading
+from collections import OrderedDict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Header, Query, Request, UploadFile
@@ -16,7 +19,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from engine.base.names import check_name
 from engine.control.controller import Controller
 from engine.control.fleet import Outcome as FleetOutcome
-from engine.control.summary import shows
+from engine.control.summary import problems, shows
 from engine.web import errors, models
 from engine.web.app import VERSION, Web, remember
 from engine.web.auth import bearer, cookie
@@ -126,21 +129,8 @@ def card(name: str, groups: list[str], status: Any, error: BaseException | None
     return models.Node(name=name, groups=groups, mode=str(status.get("mode")),
                        modes=[str(m) for m in status.get("modes") or []], shows=shows(status),
                        state=jsonable(state), uptime=jsonable(status.get("uptime")),
-                       problems=problems(status), error=None)
-
-
-def problems(status: dict[str, Any]) -> list[str]:
-    """What is wrong on the node, each in a few words (drawing, saving, plugins)."""
-    out = []
-    if status.get("draw_error"):
-        out.append(f"drawing fails: {status['draw_error']}")
-    store = status.get("store") or {}
-    if isinstance(store, dict) and not store.get("ok", True):
-        out.append(f"state not saved: {store.get('error')}")
-    for plugin, about in (status.get("plugins") or {}).items():
-        if isinstance(about, dict) and about.get("error"):
-            out.append(f"plugin {plugin} failed: {about['error']}")
-    return [str(p)[:300] for p in out]
+                       problems=[p[:300] for p in problems(status, modes=False)],
+                       error=None)
 
 
 @router.get("/nodes", response_model=list[models.Node], responses=errors.responses(503, 504))
@@ -274,7 +264,7 @@ def snapshot(name: str, web: WebDep,
     name = node_name(name)
     png = outcome_or_raise(web.fleet.member([name], "snapshot")[name])
     if w is not None:
-        png = thumbnail(bytes(png), w)
+        png = THUMBS.get(bytes(png), w)
     return Response(bytes(png), media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
@@ -289,6 +279,44 @@ def thumbnail(png: bytes, width: int) -> bytes:
     out = io.BytesIO()
     small.save(out, format="PNG", compress_level=1)
     return out.getvalue()
+
+
+class Thumbnails:
+    """Scaled PNGs by a digest of what the node sent and the width: a page of phones
+    reloading the same thumbnail costs one scale. The node is still asked every time, so a
+    thumbnail is never older than the screen; beyond ``entries`` or ``budget`` bytes the
+    least recently used go."""
+
+    def __init__(self, entries: int = 48, budget: int = 8 * 1024 * 1024):
+        self.entries, self.budget = entries, budget
+        self._lock = threading.Lock()  # endpoints run on FastAPI's thread pool
+        self._scaled: OrderedDict[tuple[bytes, int], bytes] = OrderedDict()
+        self._size = 0
+
+    def __len__(self) -> int:
+        return len(self._scaled)
+
+    def get(self, png: bytes, width: int) -> bytes:
+        key = (hashlib.blake2b(png, digest_size=16).digest(), width)
+        with self._lock:
+            small = self._scaled.get(key)
+            if small is not None:
+                self._scaled.move_to_end(key)
+                return small
+        small = thumbnail(png, width)  # outside the lock: other nodes' thumbnails go on
+        if small is png or len(small) > self.budget:
+            return small
+        with self._lock:
+            if key not in self._scaled:
+                self._scaled[key] = small
+                self._size += len(small)
+            while self._size > self.budget or len(self._scaled) > self.entries:
+                self._size -= len(self._scaled.popitem(last=False)[1])
+        return small
+
+
+THUMBS = Thumbnails()
+"""One for the process: keyed by content, so every app in it may share it."""
 
 
 # -- events ---------------------------------------------------------------------------------
