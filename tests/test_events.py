@@ -74,6 +74,17 @@ class Buzzer(Mode):
         self.winner = "shouted"
         self.publish(name, **UNFIT[data])
 
+    @command
+    def ping(self, n: int) -> None:
+        """Publish without writing anything."""
+        self.publish("pinged", n=n)
+
+    @command
+    def note(self, n: int) -> None:
+        """Write and publish."""
+        self.state.set("note", n)
+        self.publish("noted", n=n)
+
     def summary(self) -> dict[str, Any]:
         return {"winner": self.winner}
 
@@ -162,6 +173,34 @@ def test_events_arrive_in_order_and_only_after_their_commit(start_node, recorded
         ("easter_egg", "toggled", {"enabled": True}),
     ]
     assert recorder.on_disk == [3, 7, 5]  # each was on disk before anyone heard of it
+
+
+@pytest.mark.parametrize("dispatch", ["lock", "inbox"])
+def test_every_caller_hears_back_after_its_own_events_went_out(start_node, recorded, dispatch):
+    """Eight controllers at once, changes that write and changes that only publish (behind
+    one still committing): each call returns only once its own event was delivered, and
+    every event is delivered once."""
+    pm, recorder = recorded
+    node = start_node(pm=pm, dispatch=dispatch)
+    late: list[tuple[str, int]] = []
+
+    def controller(k: int) -> None:
+        with node.proxy() as p:
+            for i in range(25):
+                n = k * 1000 + i
+                command, name = ("ping", "pinged") if i % 2 else ("note", "noted")
+                p.call(f"buzzer.{command}", n)
+                if ("buzzer", name, {"n": n}) not in recorder.events:
+                    late.append((command, n))
+
+    threads = [threading.Thread(target=controller, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert late == []
+    heard = [data["n"] for _, name, data in recorder.named("pinged", "noted")]
+    assert sorted(heard) == sorted(k * 1000 + i for k in range(8) for i in range(25))
 
 
 def test_a_press_publishes_after_everything_it_caused(start_node, recorded):

@@ -375,7 +375,7 @@ class Stage:
             self._tasks.put(("apply", change, source, owner, done))
             self.wake.set()
             try:
-                result, ticket = done.result(timeout=self.timeout)
+                result, ticket, entry = done.result(timeout=self.timeout)
             except TimeoutError:
                 if done.cancel():
                     raise TimeoutError(self._timeout_message()) from None
@@ -385,15 +385,16 @@ class Stage:
                         f"{self.timeout:g} s: a plugin is taking too long; the change is "
                         "still running and may yet take effect"
                     ) from None
-                result, ticket = done.result()
+                result, ticket, entry = done.result()
         else:
             if not self.lock.acquire(timeout=self.timeout):
                 raise TimeoutError(self._timeout_message())
             try:
                 self._recover()
-                result, ticket = self._serial(change, source, owner)
+                result, ticket, entry = self._serial(change, source, owner)
             finally:
                 self.lock.release()
+        self._mine.entry = entry  # this caller hears back once its own events went out
         try:
             self.store.flush(ticket)
         except StateNotSaved:
@@ -452,11 +453,14 @@ class Stage:
         return [f"cannot save: {problem} ({self.store.path}); changes are refused"]
 
     def _serial(self, change: Callable[[], Any], source: str, owner: Behaviour | None) -> Any:
-        """Run a change as the one running now; return (result, ticket for its own writes)."""
+        """Run a change as the one running now; return its result, the ticket of its own
+        writes and its events' outbox entry (None: it published nothing)."""
         self._serial_thread = threading.get_ident()
+        self._mine.entry = None
         try:
             result = self._run(change, source, owner)
-            return result, self.store.last_ticket()
+            entry, self._mine.entry = self._mine.entry, None
+            return result, self.store.last_ticket(), entry
         finally:
             self._serial_thread = None
 
