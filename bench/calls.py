@@ -49,9 +49,11 @@ def _rtt_rows(run: Run, only: set[str], n: int, extra_env: dict[str, str] | None
     with cluster(run.tmp, trace=False, extra_env=extra_env) as c:
         c.start_node("score", "1280x720", "--mode", "scoreboard")
         c.start_node("color", "1280x720", "--mode", "colorsquare")
+        c.start_node("read", "1280x720", "--mode", "scoreboard")  # P1's: not counting up
         raw = serve_raw(c)
-        uris = c.wait(["score", "color"])
+        uris = c.wait(["score", "color", "read"])
         score, color = Pyro4.Proxy(uris["score"]), Pyro4.Proxy(uris["color"])
+        read = Pyro4.Proxy(uris["read"])
 
         def rgb(i: int) -> list[int]:
             return [i % 256, (i * 7) % 256, 99]
@@ -59,7 +61,7 @@ def _rtt_rows(run: Run, only: set[str], n: int, extra_env: dict[str, str] | None
         series: dict[str, Callable[[int], Any]] = {}
         if "P1" in only:
             series["raw noop()"] = lambda i: raw.noop()
-            series["get_score"] = lambda i: score.call("get_score")
+            series["get_score"] = lambda i: read.call("get_score")
         if "P2" in only:
             series["raw score(1)"] = lambda i: raw.score(1)
             series["add_points 1"] = lambda i: score.call("add_points", 1)
@@ -75,7 +77,7 @@ def _rtt_rows(run: Run, only: set[str], n: int, extra_env: dict[str, str] | None
             return out
 
         figures = paired(reps, once)
-        for p in (raw, score, color):
+        for p in (raw, score, color, read):
             p._pyroRelease()
 
     def row(pid: str, scenario: str, subject: str, reference: str, target: float) -> None:

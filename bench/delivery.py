@@ -30,6 +30,7 @@ from .harness import (
     paired,
     pct,
     ratio_text,
+    serve_raw,
     spread,
     us,
 )
@@ -52,10 +53,11 @@ def rtts(p: Pyro4.Proxy, seconds: float) -> list[float]:
 
 
 def delivery_rows(run: Run, only: set[str]) -> list[Row]:
-    """On two cores or more the node and this process (the caller measuring round trips, the
-    presser) share one core and everything else (watch, the web, the subscribers, the streams)
-    gets the others: the node's figures are then its own, not those of the 50 readers it
-    shares this machine with (a camp's are phones and laptops)."""
+    """On two cores or more the node, this process (the caller measuring round trips, the
+    presser) and ``watch`` (the subscriber whose lines are timed) share one core and the 49
+    other readers (the web, the subscribers, the streams) get the others: the figures are then
+    the node's and watch's, not those of 49 readers sharing one core (a camp's are phones and
+    laptops, each with a core of its own)."""
     mine = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
     cores = sorted(mine)
     try:
@@ -83,6 +85,8 @@ def measure(run: Run, node_core: int | None) -> list[Row]:
              str(c.ns_port), "ev"], cwd=ROOT, env=env(), stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL, text=True)
         c.procs.append(watch)  # type: ignore[arg-type]
+        if node_core is not None:  # the subscriber measured: its own machine in a camp
+            os.sched_setaffinity(watch.pid, {node_core})
         heard: dict[float, float] = {}  # press instant -> when watch printed it
         lines = [0]
 
@@ -122,10 +126,24 @@ def measure(run: Run, node_core: int | None) -> list[Row]:
                 raise RuntimeError("the subscribers could not subscribe")
             subs.append(proc)
         frozen = subs[0]
+        bare_subs = [subprocess.Popen([sys.executable, str(ROOT / "bench" / "subscribers.py"),
+                                       "-", str(count)], cwd=ROOT, env=env(), text=True,
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+                     for count in (1, MAX_SUBSCRIBERS - 1)]
+        bare_uris: list[str] = []
+        for proc in bare_subs:
+            c.procs.append(proc)  # type: ignore[arg-type]
+            assert proc.stdout is not None
+            ready, *uris = proc.stdout.readline().split()
+            if ready != "ready":
+                raise RuntimeError("the bare subscribers did not start")
+            bare_uris += uris
         if node_core is not None:  # the others stay where they started
             os.sched_setaffinity(0, {node_core})
+        raw = serve_raw(c)  # on the node's core: the same pushes from a bare Pyro4 server
         subscribed = node.status()["events"]["subscribers"]
         frozen.send_signal(signal.SIGSTOP)
+        bare_subs[0].send_signal(signal.SIGSTOP)
         latencies: list[float] = []
         presser = Pyro4.Proxy(uri)
 
@@ -152,27 +170,36 @@ def measure(run: Run, node_core: int | None) -> list[Row]:
                        if r["name"] == "button_pressed"]
             missing = [at for at in pressed if at not in heard]
             latencies.extend(heard[at] - at for at in pressed if at in heard)
+            bare_quiet = rtts(raw, min(3.0, seconds))
+            raw.push(bare_uris, PRESSES, seconds)
+            bare_busy = rtts(raw, seconds - 0.5)
+            time.sleep(0.6)
             return {"quiet p50": pct(quiet, 0.5), "busy p50": pct(busy, 0.5),
                     "quiet p99": pct(quiet, 0.99), "busy p99": pct(busy, 0.99),
                     "missing": len(missing), "rate": 2 * len(pressed) / seconds,
-                    "node_cpu": cpu}
+                    "node_cpu": cpu, "bare quiet p50": pct(bare_quiet, 0.5),
+                    "bare busy p50": pct(bare_busy, 0.5)}
 
         figures = paired(reps, once)
         frozen.send_signal(signal.SIGCONT)
-        for proc in subs:
+        bare_subs[0].send_signal(signal.SIGCONT)
+        for proc in subs + bare_subs:
             proc.communicate("", timeout=30)
+        raw._pyroRelease()
         got = [int(n) for n in streams.communicate("", timeout=30)[0].split()]
         presser._pyroRelease()
         node._pyroRelease()
     p50, p99 = pct(latencies, 0.5), pct(latencies, 0.99)
     ratios = [a / b for a, b in zip(figures["busy p50"], figures["quiet p50"], strict=True)]
+    bare = [a / b for a, b in zip(figures["bare busy p50"], figures["bare quiet p50"],
+                                  strict=True)]
     missing = int(sum(figures["missing"]))
     note = (f"{subscribed} Pyro subscribers on the node (its most: watch, the web, {others} "
             f"counting, 1 frozen by SIGSTOP) and {len(got)} web event streams "
             f"(records each: {min(got)}-{max(got)}); "
             f"{spread(figures['rate'])[0]:.0f} events/s, the node at "
             f"{spread(figures['node_cpu'])[0]:.0f} % CPU; {missing} presses never reached watch; "
-            + (f"node and caller on core {node_core}, the readers on the others"
+            + (f"node, caller and watch on core {node_core}, the other readers on the others"
                if node_core is not None else "one core for all"))
     return [
         Row("P12", "press -> watch line, 100 events/s", f"p50 {ms(p50)}, p99 {ms(p99)}",
@@ -181,6 +208,13 @@ def measure(run: Run, node_core: int | None) -> list[Row]:
         Row("P12", "read RTT during it (p50)", us(spread(figures["busy p50"])[0]),
             f"same node, no events: {us(spread(figures['quiet p50'])[0])}",
             ratio_text(ratios), f"<= {RTT}x", spread(ratios)[0] <= RTT, {"ratios": ratios}),
+        Row("P12", "bare Pyro4 making the same pushes: its RTT",
+            us(spread(figures["bare busy p50"])[0]),
+            f"no pushes: {us(spread(figures['bare quiet p50'])[0])}", ratio_text(bare),
+            "- (the floor)", None, {"ratios": bare},
+            f"a bare server on the node's core pushing a press's two records {PRESSES} times "
+            f"a second to {MAX_SUBSCRIBERS} subscribers (1 frozen), one thread each, and "
+            "nothing else: what the pushes alone cost a read's round trip"),
     ]
 
 

@@ -5,6 +5,7 @@ facade's arguments (a command name and varargs) and returns the same; ``commit``
 same durable work as a node's ``set_color`` (an SQLite upsert committed with WAL and
 synchronous=FULL) and nothing else; ``score`` the same as the scoreboard's ``add_points`` (an
 upsert of the value and one journal row, one commit). The pragmas are the node store's.
+``push`` sends event batches to subscribers as a node does (P12).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 from typing import Any
 
 import Pyro4
+import Pyro4.errors
 
 from engine.base.pyroconf import harden, serve_daemon
 
@@ -79,6 +81,43 @@ class Raw:
 
     def total(self) -> int:
         return self.points
+
+    def push(self, uris: list[str], hz: float, seconds: float) -> None:
+        """P12's reference: for ``seconds``, ``hz`` times a second, push a press's two event
+        records to every subscriber at ``uris`` (one thread each, as a node sends them)."""
+        tick = threading.Condition()
+        stop = time.monotonic() + seconds
+        seq = [0]
+
+        def sender(uri: str) -> None:
+            with Pyro4.Proxy(uri) as p:
+                p._pyroTimeout = 2.5
+                seen = 0
+                while time.monotonic() < stop:
+                    with tick:
+                        tick.wait_for(lambda last=seen: seq[0] != last, timeout=0.5)
+                        seen = seq[0]
+                    batch = [dict(RECORD, seq=2 * seen), dict(RECORD, seq=2 * seen + 1)]
+                    try:
+                        p.events(batch)
+                    except Pyro4.errors.PyroError:
+                        p._pyroRelease()
+
+        def clock() -> None:
+            while time.monotonic() < stop:
+                time.sleep(1 / hz)
+                with tick:
+                    seq[0] += 1
+                    tick.notify_all()
+
+        for uri in uris:
+            threading.Thread(target=sender, args=(uri,), daemon=True).start()
+        threading.Thread(target=clock, daemon=True).start()
+
+
+RECORD = {"node": "raw", "boot": "0123abcd", "seq": 0, "source": "engine",
+          "name": "button_pressed", "data": {"button": "main", "at": 1.0, "mode": "colorsquare"},
+          "at": 1764620000.0}
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 node at ``uri``, counting what is pushed to them.
 
     python bench/subscribers.py URI COUNT
+    python bench/subscribers.py - COUNT     # not subscribed: prints their URIs after "ready"
 
 Prints ``ready`` once all are subscribed, and the records each got when stdin closes. The
 benchmark freezes one such process with SIGSTOP: a subscriber that never answers again.
@@ -37,13 +38,17 @@ def main() -> None:
     counters = [Counter() for _ in range(count)]
     uris = [str(daemon.register(c)) for c in counters]
     threading.Thread(target=daemon.requestLoop, daemon=True).start()
-    with Pyro4.Proxy(uri) as node:
-        ids = [node.subscribe(u, 600)["id"] for u in uris]
-    print("ready", flush=True)
-    sys.stdin.read()
-    with Pyro4.Proxy(uri) as node:
-        for i in ids:
-            node.unsubscribe(i)
+    if uri == "-":  # for a bare pusher (raw_server.push): not subscribed, the URIs printed
+        print("ready", *uris, flush=True)
+        sys.stdin.read()
+    else:
+        with Pyro4.Proxy(uri) as node:
+            ids = [node.subscribe(u, 600)["id"] for u in uris]
+        print("ready", flush=True)
+        sys.stdin.read()
+        with Pyro4.Proxy(uri) as node:
+            for i in ids:
+                node.unsubscribe(i)
     print(" ".join(str(c.records) for c in counters), flush=True)
 
 
