@@ -100,3 +100,47 @@ def test_a_counting_score_ends_on_the_frame_a_fresh_look_draws(fonts):
     look.draw(screen, "Blue team", "130", (0, 200, 255), background)  # a new title: anew
     fresh_look.draw(fresh, "Blue team", "130", (0, 200, 255), fresh_look.built_in(SIZE))
     assert same(screen, fresh)
+
+
+def test_kept_frames_copy_in_only_what_changed_and_still_end_exact(fonts):
+    """While the screen keeps the last frame (``stage.screen_kept``), a look copies in only
+    the changed cells; a scribble makes the engine say it is not kept, and the next frame is
+    whole again. Either way the last frame is the fresh look's, pixel for pixel."""
+    timer, screen = TimerLook(), pygame.Surface(SIZE)
+    kept = False
+    for i, seconds in enumerate([0.0, 0.033, 0.5, 1.111, 9.87, 10.0, 59.999, 61.2, 61.25]):
+        timer.draw(screen, format_time(seconds), "running", None, title="Red", kept=kept)
+        kept = i % 4 != 3
+        if not kept:
+            scribble(screen)
+    fresh = pygame.Surface(SIZE)
+    TimerLook().draw(fresh, format_time(61.25), "running", None, title="Red")
+    assert same(screen, fresh)
+    score, screen = ScoreLook(), pygame.Surface(SIZE)
+    background = score.built_in(SIZE)
+    for shown in [0, 3, 9, 10, 57, 99, 100, 120, -5, 130]:
+        score.draw(screen, "Red", str(shown), (255, 204, 0), background, kept=shown != 0)
+    fresh_look = ScoreLook()
+    fresh = pygame.Surface(SIZE)
+    fresh_look.draw(fresh, "Red", "130", (255, 204, 0), fresh_look.built_in(SIZE))
+    assert same(screen, fresh)
+
+
+def test_a_running_timer_under_a_qr_code_leaves_no_trace_of_it(start_node):
+    """On a node: the join QR code over a running timer, then hidden; a banner-free screen
+    after many frames that copied in only the digits is the screen a whole redraw gives."""
+    node = start_node()
+    with node.proxy() as p:
+        p.switch("timer")
+        p.call("timer.start")
+        p.call("join.show", "http://10.0.0.5:8080/", "scan me", 60)
+        wait_for(lambda: p.call("join.shown"), timeout=GUARD)
+        p.snapshot()
+        p.call("join.hide")
+        for _ in range(3):  # frames go by: the QR's place copied back, then digits only
+            wait_for(lambda: p.status()["display"]["frames"] > 0, timeout=GUARD)
+        p.call("timer.stop")
+        kept = p.snapshot()
+        p.switch("colorsquare")
+        p.switch("timer")  # drawn whole
+        assert p.snapshot() == kept

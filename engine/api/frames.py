@@ -19,8 +19,9 @@ from engine.api.drawing import font
 class Canvas:
     """This look's own copy of the frame it last drew. Only what changed is drawn again (its
     region first cleared from ``under``, the layer that stays while its key does), then the
-    copy is shown whole: one straight copy covers whatever else was drawn on the screen
-    meanwhile (a banner, another mode), so no frame depends on the screen's contents."""
+    copy is shown: only the changed regions while the screen still holds the last one
+    (``stage.screen_kept``), else whole, which covers whatever else was drawn on the screen
+    meanwhile (a banner, an overlay, another mode)."""
 
     def __init__(self) -> None:
         self.under: pygame.Surface | None = None
@@ -31,6 +32,8 @@ class Canvas:
         """The regions ``begin`` cleared this frame (whatever was drawn there must come back)."""
         self.fresh = True
         """``begin`` made the frame anew from ``under``: everything must be drawn."""
+        self.changed: list[pygame.Rect] = []
+        """The regions of the frame changed since it was last shown."""
 
     def begin(self, surface: pygame.Surface, key: tuple[object, ...],
               make: Callable[[pygame.Surface], None]) -> pygame.Surface:
@@ -59,15 +62,29 @@ class Canvas:
     def changing(self, rect: pygame.Rect) -> None:
         """``rect`` was drawn over ``under`` this frame: clear it at the next one."""
         self.dirty.append(rect)
+        self.changed.append(rect)
+
+    def touched(self, rect: pygame.Rect) -> None:
+        """``rect`` of the frame was drawn on this frame (to be shown, not cleared later)."""
+        self.changed.append(rect)
 
     def restore(self, rect: pygame.Rect) -> None:
         """Clear ``rect`` back to ``under`` now."""
         assert self.frame is not None and self.under is not None
         self.frame.blit(self.under, rect, rect)
+        self.changed.append(rect)
 
-    def show(self, surface: pygame.Surface) -> None:
+    def show(self, surface: pygame.Surface, kept: bool = False) -> None:
+        """Copy the frame onto ``surface``: whole, or, when ``kept`` (``stage.screen_kept``:
+        the screen still shows this canvas's last frame), only the regions that changed since
+        (a running clock: its digits' cells, not 3.7 MB of 720p a frame)."""
         assert self.frame is not None
-        surface.blit(self.frame, (0, 0))
+        if kept and not self.fresh:
+            for rect in self.changed:
+                surface.blit(self.frame, rect, rect)
+        else:
+            surface.blit(self.frame, (0, 0))
+        self.changed = []
 
 
 class Cell(NamedTuple):
@@ -97,6 +114,38 @@ class Text:
         self.patches: dict[Cell, pygame.Surface] = {}
         self.bytes = 0
         self.shown: list[tuple[Cell, pygame.Rect]] = []  # each with the box it covers
+        self.faces: dict[int, pygame.font.Font] = {}
+        self.lines: dict[tuple[int, str], tuple[int, int, list[int]]] = {}
+        """(size, layout) -> its width, height and where each character starts: measured
+        once (laying text out at 300 px is most of what a clock's frame would cost)."""
+        self.widths: dict[tuple[int, str], int] = {}
+
+    def face(self, size: int) -> pygame.font.Font:
+        found = self.faces.get(size)
+        if found is None:
+            if len(self.faces) >= 8:
+                self.faces.clear()
+            found = self.faces[size] = font(size)
+        return found
+
+    def line(self, size: int, layout: str) -> tuple[int, int, list[int]]:
+        found = self.lines.get((size, layout))
+        if found is None:
+            if len(self.lines) >= 64:
+                self.lines.clear()
+            face = self.face(size)
+            width, height = face.size(layout)
+            starts = [face.size(layout[:i])[0] for i in range(len(layout))]
+            found = self.lines[(size, layout)] = (width, height, starts)
+        return found
+
+    def width(self, size: int, char: str) -> int:
+        found = self.widths.get((size, char))
+        if found is None:
+            if len(self.widths) >= 512:
+                self.widths.clear()
+            found = self.widths[(size, char)] = self.face(size).size(char)[0]
+        return found
 
     def glyph(self, char: str, size: int, colour: RGB) -> tuple[pygame.Surface, pygame.Rect]:
         """A character rendered, and the box of its ink within it."""
@@ -105,7 +154,7 @@ class Text:
         if found is None:
             if len(self.glyphs) >= 128:
                 self.glyphs.clear()
-            rendered = font(size).render(char, True, colour)
+            rendered = self.face(size).render(char, True, colour)
             found = self.glyphs[key] = (rendered, rendered.get_bounding_rect())
         return found
 
@@ -120,15 +169,14 @@ class Text:
             self.patches.clear()
             self.bytes = 0
             self.shown = []
-        face = font(size)
         layout = cells if cells is not None and len(cells) == len(text) else text
-        width, height = face.size(layout)
+        width, height, starts = self.line(size, layout)
         left, top = centre[0] - width // 2, centre[1] - height // 2
         now: list[tuple[Cell, pygame.Rect]] = []
         for i, char in enumerate(text):
-            x = left + face.size(layout[:i])[0]  # with the font's kerning, as a line has it
+            x = left + starts[i]  # with the font's kerning, as a line has it
             if layout is not text:
-                x += (face.size(layout[i])[0] - face.size(char)[0]) // 2
+                x += (self.width(size, layout[i]) - self.width(size, char)) // 2
             ink = self.glyph(char, size, colour)[1].move(x, top)
             if not ink.width:
                 continue  # a space
@@ -147,6 +195,7 @@ class Text:
         for cell, box in now:
             if cell not in drawn or box.collidelist(gone) >= 0:
                 frame.blit(self.patch(canvas, cell, box), box)
+                canvas.touched(box)
         self.shown = now
 
     def patch(self, canvas: Canvas, cell: Cell, box: pygame.Rect) -> pygame.Surface:

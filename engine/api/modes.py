@@ -157,7 +157,7 @@ class Behaviour:
         Default: None."""
         return None
 
-    def overlay(self, surface: pygame.Surface) -> None:
+    def overlay(self, surface: pygame.Surface) -> bool | None:
         """Paint over the shown mode's picture, whatever mode it is (a QR code to join).
 
         Called on the main thread, under the engine lock, right after the shown mode's
@@ -166,9 +166,11 @@ class Behaviour:
         on ``surface`` as ``draw`` does. It has no frames of its own: call
         ``stage.request_redraw()`` when what it shows changes (in the command that changed it,
         or in ``tick`` at its ``deadline()``). Cache what you render and blit it; draw nothing
-        when there is nothing to show. An exception is logged once and the frame goes on
-        without this overlay. Default: nothing.
+        when there is nothing to show, and then return False: the shown mode may then copy in
+        only what changed next frame (``stage.screen_kept``). An exception is logged once and
+        the frame goes on without this overlay. Default: nothing.
         """
+        return False
 
     def publish(self, name: str, /, **data: Any) -> None:
         """Publish event ``name`` from this behaviour (its ``source`` is ``self.name``) to

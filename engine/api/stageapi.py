@@ -72,6 +72,13 @@ class Stage(Protocol):
         """Draw ``mode`` (default: the active one) again on the next frame."""
         ...
 
+    @property
+    def screen_kept(self) -> bool:
+        """In ``Mode.draw``: whether the screen still shows exactly what this mode's last
+        ``draw`` left there (no overlay, banner, snapshot or other mode since), so a mode that
+        keeps its own frame may copy in only what changed (``Canvas.show(surface, kept)``)."""
+        ...
+
 
 class State(Protocol):
     """One behaviour's durable key/value state and journal in the node's store."""

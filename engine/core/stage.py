@@ -134,6 +134,8 @@ class Stage:
         self._bad_animating: set[str] = set()
         self._bad_ticks: set[str] = set()
         self._bad_overlays: set[str] = set()
+        self._intact: tuple[Mode, Any] | None = None  # (mode, surface) the last frame left whole
+        self.screen_kept = False
         self._changes: list[list[Event]] = []  # events of the change running now, per nesting
         self._redrawn = False  # the change running now asked to redraw the active mode
         self._outbox: deque[tuple[int, list[Event]]] = deque()  # (store mark, events)
@@ -727,6 +729,8 @@ class Stage:
         self._deliver(wait=False)
         if jobs and self._dirty:
             draw()
+        if jobs:
+            self.screen_covered()  # a job is handed the screen: the next frame is drawn whole
         for _, job, done in jobs:
             if done.set_running_or_notify_cancel():
                 try:
@@ -843,6 +847,8 @@ class Stage:
             self._dirty = False
             mode = self.active
             error = None
+            intact, self._intact = self._intact, None
+            self.screen_kept = intact is not None and intact[0] is mode and intact[1] is surface
             try:
                 mode.draw(surface)
             except Exception as exc:
@@ -853,23 +859,35 @@ class Stage:
                 error = exc
             else:
                 self.draw_error = None
-            self._overlay(surface)
+            finally:
+                self.screen_kept = False
+            if not self._overlay(surface) and error is None:
+                self._intact = (mode, surface)
             return error
         finally:
             self.lock.release()
 
-    def _overlay(self, surface: Any) -> None:
+    def screen_covered(self) -> None:
+        """Something other than the shown mode drew on the screen (a banner, a snapshot's
+        job): the mode's next frame is drawn whole (``screen_kept`` is False)."""
+        self._intact = None
+
+    def _overlay(self, surface: Any) -> bool:
         """Every behaviour that paints over the shown mode (``Behaviour.overlay``), in load
-        order; one that raises is logged once and left out of this frame."""
+        order; one that raises is logged once and left out of this frame. True if any may
+        have drawn (one that returns False drew nothing)."""
+        drawn = False
         for behaviour in tuple(self.behaviours.values()):
             if type(behaviour).overlay is Behaviour.overlay:
                 continue
             try:
-                behaviour.overlay(surface)
+                drawn = behaviour.overlay(surface) is not False or drawn
             except Exception:
+                drawn = True
                 if behaviour.name not in self._bad_overlays:  # once, not once per frame
                     self._bad_overlays.add(behaviour.name)
                     log.exception("%r failed in overlay()", behaviour.name)
+        return drawn
 
     # -- reading ------------------------------------------------------------------------
 

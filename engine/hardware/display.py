@@ -231,12 +231,15 @@ class Display:
 
     def _present(self, stage: Stage, surface: pygame.Surface, error: Exception | None) -> None:
         rows = [] if error is None else [f"{stage.active.name}: {type(error).__name__}: {error}"]
+        notices = self._notices(stage)
         for row, message in enumerate(rows):
             banner(surface, message, row, ERROR_COLOUR)
-        for row, message in enumerate(self._notices(stage), start=len(rows)):
+        for row, message in enumerate(notices, start=len(rows)):
             banner(surface, message, row, NOTICE_COLOUR)
         if self._quit_until is not None:
             banner(surface, f"Press Escape again within {self.quit_confirm:g} s to quit", -1)
+        if rows or notices or self._quit_until is not None:
+            stage.screen_covered()  # the mode's next frame covers the banners' place again
         if self.screen is not None and surface is not self.screen:
             self.screen.blit(turn(surface, self.rotate), (0, 0))
         if self.window:

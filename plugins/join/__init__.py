@@ -119,16 +119,17 @@ class Join(Behaviour):
             return None
         return showing
 
-    def overlay(self, surface: pygame.Surface) -> None:
+    def overlay(self, surface: pygame.Surface) -> bool:
         showing = self._visible()
         if showing is None:
-            return
+            return False  # nothing drawn: the mode may copy in only what changed
         key = (showing.url, showing.caption, surface.get_size())
         if self._card is None or self._card[0] != key:
             card, where = render(showing.url, showing.caption, key[2])
             self._card = (key, card, where)
         _, card, where = self._card
         surface.blit(card, (where.x, where.y))
+        return True
 
     def summary(self) -> dict[str, Any]:
         showing = self._visible()

@@ -76,6 +76,7 @@ class Look:
         score: str,
         title_colour: RGB,
         background: pygame.Surface,
+        kept: bool = False,
     ) -> None:
         w, h = surface.get_size()
         self.canvas.begin(surface, (team, title_colour, background),
@@ -85,7 +86,7 @@ class Look:
         size = self._fit(cells, int(w * 0.92), int(h * 0.5))
         self.digits.draw(self.canvas, score, size, SCORE_COLOUR, (w // 2, int(h * 0.65)), SHADOW,
                          max(1, round(SCORE_SHADOW_PX * h / REFERENCE_HEIGHT)), cells=cells)
-        self.canvas.show(surface)
+        self.canvas.show(surface, kept)  # kept: stage.screen_kept
 
     def _under(self, under: pygame.Surface, team: str, title_colour: RGB,
                background: pygame.Surface) -> None:

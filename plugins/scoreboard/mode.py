@@ -165,7 +165,8 @@ class Scoreboard(Mode):
         if background is None:
             background = self.look.built_in(size)
         self._drawn = shown = self.counter.value(self.stage.clock())
-        self.look.draw(surface, self.team, str(shown), self.title_color, background)
+        self.look.draw(surface, self.team, str(shown), self.title_color, background,
+                       self.stage.screen_kept)
 
     def summary(self) -> dict[str, Any]:
         size = len(self.background) if self.background is not None else 0

@@ -67,10 +67,10 @@ class Look:
 
     def draw(
         self, surface: pygame.Surface, text: str, caption: str, progress: float | None,
-        title: str = "", place: int = 0,
+        title: str = "", place: int = 0, kept: bool = False,
     ) -> None:
         """The big ``text``; above it the ``title`` (the team); below it the caption, or for a
-        race that is over the ``place`` on a banner."""
+        race that is over the ``place`` on a banner. ``kept``: ``stage.screen_kept``."""
         w, h = surface.get_size()
         accent = CAPTIONS.get(caption, DIGITS)
         frame = self.canvas.begin(surface, (title, place),
@@ -94,7 +94,7 @@ class Look:
             if filled:
                 pygame.draw.rect(frame, accent, (x, y, filled, bar_h), border_radius=bar_h // 2)
             self.canvas.changing(bar)
-        self.canvas.show(surface)
+        self.canvas.show(surface, kept)
 
     def _caption(self, text: str, size: int, colour: RGB) -> pygame.Surface:
         key = (text, size, colour)

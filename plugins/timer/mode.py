@@ -352,7 +352,7 @@ class Timer(Mode):
         if self.limit is not None:
             progress = self.shown() / self.limit
         self.look.draw(surface, self.text(now), self.caption(), progress, self.title,
-                       self.position)
+                       self.position, self.stage.screen_kept)
         if self.race and self._go_shown is None and now >= self.started:
             self._go_shown = self.stage.clock()  # as late as this mode can see: drawn
 
