@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
 from conftest import spawn_node
@@ -27,4 +27,11 @@ def four_nodes(tmp_path: Path, ns: NameServer) -> Iterator[dict[str, subprocess.
             procs[name] = stack.enter_context(spawn_node(tmp_path, ns, name, *extra))
         with Controller(ns.host, ns.port, ns.hmac_key) as ctl:
             wait_for(lambda: {n.name for n in ctl.nodes()} >= set(GROUPS) or None, timeout=60)
-        yield procs
+        try:
+            yield procs
+        finally:  # all four stop at once; spawn_node then finds them gone
+            for proc in procs.values():
+                proc.terminate()
+            for proc in procs.values():
+                with suppress(subprocess.TimeoutExpired):
+                    proc.wait(10)

@@ -20,6 +20,8 @@ from conftest import ROOT, NameServer, wait_for
 from test_cli import pyrostage
 
 GUARD = 20.0  # hang guard for a list with a silent entry (it used to take 20 s or more)
+LONG = pytest.mark.long
+"""For all but a few cases of a family: the default run tries those few, ``-m long`` the rest."""
 
 
 @Pyro4.expose
@@ -93,9 +95,10 @@ def test_list_shows_the_good_node_and_one_line_per_stranger(node, foreign, ns_ar
     ("args", "words"),
     [
         (["thermo", "status"], "not a pyrostage node"),
-        (["impostor", "modes"], "not a pyrostage node"),
-        (["thermo", "set_color", "red"], "not a pyrostage node"),
-        (["silent", "status"], "did not answer"),
+        (["--timeout", "1", "silent", "status"], "did not answer"),
+        pytest.param(["impostor", "modes"], "not a pyrostage node", marks=LONG),
+        pytest.param(["thermo", "set_color", "red"], "not a pyrostage node", marks=LONG),
+        pytest.param(["silent", "status"], "did not answer", marks=LONG),  # 5 s to connect
     ],
 )
 def test_ctl_on_a_stranger_is_one_clear_line(node, foreign, ns_args, args, words):
@@ -180,10 +183,11 @@ def test_a_pyro_variable_pyro4_cannot_read_is_one_clear_line(variable, value, ar
 
 @pytest.mark.parametrize(
     "args",
-    [["list"], ["ctl", "red", "status"], ["snapshot", "red", "x.png"],
-     ["plugins", "--config", "{file}"],
-     ["serve", "--name", "red", "--headless", "--gpio", "none", "--config", "{file}"]],
-    ids=["list", "ctl", "snapshot", "plugins", "serve"],
+    [["list"], ["serve", "--name", "red", "--headless", "--gpio", "none", "--config", "{file}"],
+     pytest.param(["ctl", "red", "status"], marks=LONG),
+     pytest.param(["snapshot", "red", "x.png"], marks=LONG),
+     pytest.param(["plugins", "--config", "{file}"], marks=LONG)],
+    ids=["list", "serve", "ctl", "snapshot", "plugins"],
 )
 def test_a_config_file_that_is_not_toml_is_one_clear_line(tmp_path, args):
     config_home = tmp_path / "config"
@@ -217,6 +221,7 @@ def test_a_port_out_of_range_is_a_usage_error(args):
     assert "not in the range" in line
 
 
+@LONG  # the text list above waits out the same silent entry
 def test_list_json_gives_each_stranger_its_problem(node, foreign, ns_args):
     out = pyrostage("list", *ns_args, "--json", timeout=GUARD)
     assert out.returncode == 0, out.stderr

@@ -115,7 +115,7 @@ def run_trials(tmp_path: Path, ns: NameServer, trials: int) -> list[Trial]:
 
 
 def test_kill9_loses_no_acknowledged_update(tmp_path: Path, name_server: NameServer):
-    results = run_trials(tmp_path, name_server, trials=3)
+    results = run_trials(tmp_path, name_server, trials=2)
     assert all(t.acknowledged > 0 for t in results)
 
 
@@ -175,7 +175,8 @@ def damage(path: Path, how: str, needle: bytes) -> None:
     path.write_bytes(bytes(data))
 
 
-@pytest.mark.parametrize("how", ["garbage", "one damaged value"])
+@pytest.mark.parametrize(
+    "how", ["one damaged value", pytest.param("garbage", marks=pytest.mark.long)])
 def test_a_corrupt_state_file_is_moved_aside_and_the_node_starts_fresh(
     start_node: Any, caplog: pytest.LogCaptureFixture, how: str
 ):

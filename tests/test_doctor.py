@@ -154,7 +154,7 @@ def test_missing_config_file(tmp_path: Path) -> None:
     assert checks["config"].status == "problem" and "nope.toml" in checks["config"].detail
 
 
-@pytest.mark.parametrize("host", ['"auto"', '"192.0.2.10"'])
+@pytest.mark.parametrize("host", ['"auto"', pytest.param('"192.0.2.10"', marks=pytest.mark.long)])
 def test_lan_host_without_key_is_a_warning(tmp_path: Path, host: str) -> None:
     """A node without a key on a LAN address runs (and logs a warning): doctor warns too."""
     status, checks = report("--config", config(tmp_path, f"host = {host}\n"), *nowhere())

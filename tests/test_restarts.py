@@ -53,6 +53,7 @@ def test_node_registers_again_after_the_name_server_restarts(
         assert p.call("set_color", "red") == [255, 0, 0]
 
 
+@pytest.mark.long  # the same re-registration as after a name server restart, above
 def test_node_registers_again_after_losing_its_entry(
     node: RunningNode, name_server: NameServer, record_property
 ):

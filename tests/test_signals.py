@@ -29,6 +29,8 @@ from conftest import ROOT, NameServer, free_port, lookup_proxy, spawn_node, wait
 from nodeproc import GUARD, node_process, registered_uri
 
 ORDERS = [(signal.SIGINT, signal.SIGTERM), (signal.SIGTERM, signal.SIGINT)]
+LONG = pytest.mark.long
+"""For all but a few cases of a family: the default run tries those few, ``-m long`` the rest."""
 LOADS = ["idle", "reads", "changes"]
 HUP = {  # how SIGHUP is set when the process starts (whatever the test runner inherited)
     "terminal": "import signal; signal.signal(signal.SIGHUP, signal.SIG_DFL)",
@@ -97,10 +99,13 @@ def two_signals(proc: subprocess.Popen[Any], order: tuple[int, int], gap: float)
     return time.monotonic() - start
 
 
-def run_trials(tmp_path: Path, ns: NameServer, load: str, trials: int, record: Any) -> None:
+def run_trials(tmp_path: Path, ns: NameServer, load: str, trials: int, record: Any,
+               first: int = 0) -> None:
+    """``trials`` stops, from trial number ``first``: orders and gaps take turns (INT+TERM
+    back to back, then a few ms apart; TERM+INT likewise)."""
     rng = random.Random(f"{load}{trials}")
     worst = 0.0
-    for trial in range(trials):
+    for trial in range(first, first + trials):
         order = ORDERS[trial // 2 % 2]
         gap = 0.0 if trial % 2 == 0 else rng.uniform(0, 0.010)  # back to back is the worst
         with node_process(tmp_path, ns) as proc, ExitStack() as stack:
@@ -110,7 +115,7 @@ def run_trials(tmp_path: Path, ns: NameServer, load: str, trials: int, record: A
             try:
                 took = two_signals(proc, order, gap)
             except AssertionError as exc:
-                raise AssertionError(f"trial {trial + 1} of {trials}: {exc}") from None
+                raise AssertionError(f"trial {trial + 1 - first} of {trials}: {exc}") from None
         worst = max(worst, took)
         assert registered_uri(ns) is None, "the node left its entry in the name server"
         assert not (tmp_path / "state" / "red.sqlite3-wal").exists(), "the store was not closed"
@@ -118,11 +123,15 @@ def run_trials(tmp_path: Path, ns: NameServer, load: str, trials: int, record: A
     record(f"worst_stop_s[{load}]", round(worst, 3))
 
 
-@pytest.mark.parametrize(("load", "trials"), [("idle", 4), ("reads", 3), ("changes", 3)])
+@pytest.mark.parametrize(("load", "trials", "first"), [
+    ("idle", 2, 0), ("changes", 2, 2), pytest.param("reads", 2, 1, marks=LONG)])
 def test_two_stop_signals_close_together_stop_the_node(
-    tmp_path: Path, name_server: NameServer, load: str, trials: int, record_property: Any
+    tmp_path: Path, name_server: NameServer, load: str, trials: int, first: int,
+    record_property: Any
 ) -> None:
-    run_trials(tmp_path, name_server, load, trials, record_property)
+    """Two stops idle, two under changes: both orders, back to back and a few ms apart
+    (the long run adds reads, and 40 stops under each load below)."""
+    run_trials(tmp_path, name_server, load, trials, record_property, first)
 
 
 @pytest.mark.long
@@ -148,9 +157,10 @@ def test_a_burst_of_signals_stops_the_node_once(tmp_path: Path, name_server: Nam
     assert "Traceback" not in (tmp_path / "red.log").read_text()
 
 
-def test_ns_stops_on_two_signals(tmp_path: Path) -> None:
+@pytest.mark.parametrize("rounds", [1, pytest.param(2, marks=LONG)])
+def test_ns_stops_on_two_signals(tmp_path: Path, rounds: int) -> None:
     port = free_port()
-    for order in ORDERS * 2:
+    for order in ORDERS * rounds:
         proc = subprocess.Popen(
             [sys.executable, "-m", "engine", "ns", "--port", str(port)], cwd=ROOT,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -172,7 +182,8 @@ def pyrostage_from(how: str, *args: str) -> list[str]:
     return [sys.executable, "-c", f"{HUP[how]}\nfrom engine.cli import main\nmain()", *args]
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGHUP], ids=["ctrl-c", "hangup"])
+@pytest.mark.parametrize("signum", [signal.SIGINT, pytest.param(signal.SIGHUP, marks=LONG)],
+                         ids=["ctrl-c", "hangup"])
 def test_ctrl_c_in_the_demo_terminal_stops_everything_cleanly(tmp_path: Path, signum: int) -> None:
     """Ctrl-C reaches the demo and both its nodes (one process group); the demo then sends
     each node SIGTERM too. Every node unregisters itself: none is left to the demo's kill.
@@ -217,15 +228,15 @@ def node_started_from(
 
 
 HUP_SEQUENCES = [
+    (signal.SIGHUP, signal.SIGTERM, signal.SIGINT),
     (signal.SIGHUP,),
     (signal.SIGINT, signal.SIGHUP),
-    (signal.SIGHUP, signal.SIGTERM, signal.SIGINT),
 ]
 
 
-@pytest.mark.parametrize(
-    "signals", HUP_SEQUENCES, ids=["+".join(s.name for s in seq) for seq in HUP_SEQUENCES]
-)
+@pytest.mark.parametrize("signals", [
+    pytest.param(seq, id="+".join(s.name for s in seq), marks=() if i == 0 else LONG)
+    for i, seq in enumerate(HUP_SEQUENCES)])
 def test_a_closed_terminal_stops_the_node_cleanly(
     tmp_path: Path, name_server: NameServer, signals: tuple[signal.Signals, ...]
 ) -> None:
@@ -284,9 +295,9 @@ def test_a_node_started_with_nohup_outlives_its_terminal(
     assert registered_uri(name_server) is None
 
 
-@pytest.mark.parametrize(
-    "signals", [(signal.SIGHUP,), (signal.SIGHUP, signal.SIGINT)], ids=["HUP", "HUP+INT"]
-)
+@pytest.mark.parametrize("signals", [
+    pytest.param((signal.SIGHUP, signal.SIGINT), id="HUP+INT"),
+    pytest.param((signal.SIGHUP,), id="HUP", marks=LONG)])
 def test_ns_stops_on_a_hangup(signals: tuple[signal.Signals, ...]) -> None:
     proc = subprocess.Popen(
         pyrostage_from("terminal", "ns", "--port", str(free_port())), cwd=ROOT,

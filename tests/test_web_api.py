@@ -16,7 +16,7 @@ import httpx
 import pytest
 from conftest import pixel, wait_for
 from PIL import Image
-from webtools import web_for
+from webtools import sse_events, web_for
 
 GUARD = 30
 
@@ -41,23 +41,14 @@ class Events:
     """An open ``/api/events`` stream read one event at a time."""
 
     def __init__(self, response: httpx.Response):
-        self.lines = response.iter_lines()
+        self.events = sse_events(response.iter_lines())
 
     def next(self) -> tuple[str, str, Any]:
-        kind, id_, data = "message", "", []
-        for line in self.lines:
-            if not line:
-                if data:
-                    return kind, id_, json.loads("\n".join(data))
-                continue
-            field, _, value = line.partition(":")
-            value = value.removeprefix(" ")
-            if field == "event":
-                kind = value
-            elif field == "id":
-                id_ = value
-            elif field == "data":
-                data.append(value)
+        """The next event with data: (event, id, data decoded)."""
+        for event in self.events:
+            if "data" in event:
+                return event.get("event", "message"), event.get("id", ""), json.loads(
+                    event["data"])
         raise EOFError("the stream ended")
 
     def until(self, test: Any, limit: int = 200) -> tuple[str, str, Any]:

@@ -270,6 +270,7 @@ def test_the_web_restarting_shows_offline_then_catches_up(browser, camp, ctl) ->
         again.stop()
 
 
+@pytest.mark.long  # the token and its cookie over HTTP: test_web_api, test_web_attacks
 def test_a_token_is_asked_once_and_kept(browser: Browser, camp, ctl) -> None:
     """The phone enters the token once; the cookie then carries it (and the page's own
     header satisfies the CSRF check on changes)."""
@@ -302,6 +303,7 @@ def test_a_token_is_asked_once_and_kept(browser: Browser, camp, ctl) -> None:
             context.close()
 
 
+@pytest.mark.long  # join.show over HTTP: test_web_api
 def test_share_shows_the_qr_and_puts_it_on_the_screens(open_page, ctl) -> None:
     page = open_page()
     p = page.page

@@ -79,7 +79,10 @@ class Running:
 def serve_in_thread(web: Web, host: str = "127.0.0.1", port: int = 0,
                     access_log: bool = False, started: float = 10.0) -> Running:
     """Start the app on ``host:port`` (0: a free port) and return once it answers."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    # protocol named: asyncio sets TCP_NODELAY only on sockets that say they are TCP (with 0,
+    # every answer's body waited ~40 ms for the client's delayed ACK)
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
+                         socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     bound = sock.getsockname()[1]
