@@ -5,16 +5,18 @@ facade's arguments (a command name and varargs) and returns the same; ``commit``
 same durable work as a node's ``set_color`` (an SQLite upsert committed with WAL and
 synchronous=FULL) and nothing else; ``score`` the same as the scoreboard's ``add_points`` (an
 upsert of the value and one journal row, one commit). The pragmas are the node store's.
-``push`` sends event batches to subscribers as a node does (P12).
+``subscribe``/``press`` send event batches to subscribers as a node does (P12).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import Pyro4
@@ -82,37 +84,68 @@ class Raw:
     def total(self) -> int:
         return self.points
 
-    def push(self, uris: list[str], hz: float, seconds: float) -> None:
-        """P12's reference: for ``seconds``, ``hz`` times a second, push a press's two event
-        records to every subscriber at ``uris`` (one thread each, as a node sends them)."""
-        tick = threading.Condition()
-        stop = time.monotonic() + seconds
-        seq = [0]
-
-        def sender(uri: str) -> None:
-            with Pyro4.Proxy(uri) as p:
-                p._pyroTimeout = 2.5
-                seen = 0
-                while time.monotonic() < stop:
-                    with tick:
-                        tick.wait_for(lambda last=seen: seq[0] != last, timeout=0.5)
-                        seen = seq[0]
-                    batch = [dict(RECORD, seq=2 * seen), dict(RECORD, seq=2 * seen + 1)]
-                    try:
-                        p.events(batch)
-                    except Pyro4.errors.PyroError:
-                        p._pyroRelease()
-
-        def clock() -> None:
-            while time.monotonic() < stop:
-                time.sleep(1 / hz)
-                with tick:
-                    seq[0] += 1
-                    tick.notify_all()
-
+    def subscribe(self, uris: list[str], work: bool = False) -> None:
+        """P12's references: push a press's two event records to every subscriber at
+        ``uris`` (one sender thread each, as a node has) on every ``press()``; with ``work``,
+        a press first does the rest of what it costs a node: the same durable commit as
+        ``commit`` and, after the pushes are handed over, a 1280x720 frame filled and its
+        colour's name drawn (pygame, as the colour square does)."""
+        self.unsubscribe()
+        self.tick = threading.Condition()
+        self.seq = 0
+        self.senders = uris
+        self.draw = _frame() if work else None
         for uri in uris:
-            threading.Thread(target=sender, args=(uri,), daemon=True).start()
-        threading.Thread(target=clock, daemon=True).start()
+            threading.Thread(target=self._sender, args=(uri, self.tick), daemon=True).start()
+
+    def unsubscribe(self) -> None:
+        tick = getattr(self, "tick", None)
+        if tick is not None:
+            with tick:
+                self.senders = []
+                tick.notify_all()
+
+    def press(self) -> None:
+        if self.draw is not None:
+            self.commit([self.seq % 256, 0, 99])
+        with self.tick:
+            self.seq += 1
+            self.tick.notify_all()
+        if self.draw is not None:  # a node hands a change's events over, then draws
+            self.draw(self.seq)
+
+    def _sender(self, uri: str, tick: threading.Condition) -> None:
+        with Pyro4.Proxy(uri) as p:
+            p._pyroTimeout = 2.5
+            seen = self.seq
+            while True:
+                with tick:
+                    tick.wait_for(lambda last=seen: self.seq != last or tick is not self.tick
+                                  or uri not in self.senders)
+                    if uri not in self.senders or tick is not self.tick:
+                        return
+                    seen = self.seq
+                batch = [dict(RECORD, seq=2 * seen), dict(RECORD, seq=2 * seen + 1)]
+                try:
+                    p.events(batch)
+                except Pyro4.errors.PyroError:
+                    p._pyroRelease()
+
+
+def _frame() -> Callable[[int], None]:
+    """A colour square's frame at 1280x720 on a headless surface: fill, then its name."""
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    import pygame
+
+    pygame.font.init()
+    surface = pygame.Surface((1280, 720))
+    face = pygame.font.Font(None, 40)
+
+    def draw(i: int) -> None:
+        surface.fill((i % 256, 0, 99))
+        text = face.render(f"rgb {i % 256}, 0, 99", True, (255, 255, 255))
+        surface.blit(text, text.get_rect(center=(640, 680)))
+    return draw
 
 
 RECORD = {"node": "raw", "boot": "0123abcd", "seq": 0, "source": "engine",
