@@ -114,26 +114,17 @@ class Text:
         self.patches: dict[Cell, pygame.Surface] = {}
         self.bytes = 0
         self.shown: list[tuple[Cell, pygame.Rect]] = []  # each with the box it covers
-        self.faces: dict[int, pygame.font.Font] = {}
         self.lines: dict[tuple[int, str], tuple[int, int, list[int]]] = {}
         """(size, layout) -> its width, height and where each character starts: measured
         once (laying text out at 300 px is most of what a clock's frame would cost)."""
         self.widths: dict[tuple[int, str], int] = {}
-
-    def face(self, size: int) -> pygame.font.Font:
-        found = self.faces.get(size)
-        if found is None:
-            if len(self.faces) >= 8:
-                self.faces.clear()
-            found = self.faces[size] = font(size)
-        return found
 
     def line(self, size: int, layout: str) -> tuple[int, int, list[int]]:
         found = self.lines.get((size, layout))
         if found is None:
             if len(self.lines) >= 64:
                 self.lines.clear()
-            face = self.face(size)
+            face = font(size)  # cached per size (engine.api.drawing)
             width, height = face.size(layout)
             starts = [face.size(layout[:i])[0] for i in range(len(layout))]
             found = self.lines[(size, layout)] = (width, height, starts)
@@ -144,7 +135,7 @@ class Text:
         if found is None:
             if len(self.widths) >= 512:
                 self.widths.clear()
-            found = self.widths[(size, char)] = self.face(size).size(char)[0]
+            found = self.widths[(size, char)] = font(size).size(char)[0]
         return found
 
     def glyph(self, char: str, size: int, colour: RGB) -> tuple[pygame.Surface, pygame.Rect]:
@@ -154,7 +145,7 @@ class Text:
         if found is None:
             if len(self.glyphs) >= 128:
                 self.glyphs.clear()
-            rendered = self.face(size).render(char, True, colour)
+            rendered = font(size).render(char, True, colour)
             found = self.glyphs[key] = (rendered, rendered.get_bounding_rect())
         return found
 
