@@ -29,6 +29,7 @@ from .harness import (
     ms,
     paired,
     pct,
+    pin,
     ratio_text,
     serve_raw,
     spread,
@@ -78,7 +79,7 @@ def measure(run: Run, node_core: int | None) -> list[Row]:
         c.start_node("ev", "1280x720", "--mode", "colorsquare", "--config", str(config))
         uri = c.wait()["ev"]
         if node_core is not None:
-            os.sched_setaffinity(c.nodes["ev"].pid, {node_core})
+            pin(c.nodes["ev"].pid, {node_core})
         node = Pyro4.Proxy(uri)
         watch = subprocess.Popen(
             [str(Path(sys.executable).parent / "pyrostage"), "watch", "--json", "--ns-port",
@@ -86,7 +87,7 @@ def measure(run: Run, node_core: int | None) -> list[Row]:
             stderr=subprocess.DEVNULL, text=True)
         c.procs.append(watch)  # type: ignore[arg-type]
         if node_core is not None:  # the subscriber measured: its own machine in a camp
-            os.sched_setaffinity(watch.pid, {node_core})
+            pin(watch.pid, {node_core})
         heard: dict[float, float] = {}  # press instant -> when watch printed it
         lines = [0]
 

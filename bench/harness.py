@@ -134,6 +134,18 @@ def cpu_seconds(pid: int) -> float:
     return total / 1e9
 
 
+def pin(pid: int, cores: set[int]) -> None:
+    """Keep every thread of process ``pid`` on ``cores``. ``os.sched_setaffinity(pid)`` moves
+    only the thread whose id is ``pid`` (a process's main thread): the others, its Pyro
+    daemon and workers among them, stay where they were. Threads started later inherit it
+    from the thread that starts them, all pinned here; a second pass takes any started
+    during the first."""
+    for _ in range(2):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with suppress(OSError):  # a thread that ended meanwhile
+                os.sched_setaffinity(int(task.name), cores)
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory in MB (Linux /proc)."""
     pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
