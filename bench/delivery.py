@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,10 @@ LATENCY = 0.020
 RTT = 1.1
 PRESSES = 50
 """Presses a second: each makes two events (button_pressed, screen_changed)."""
+BLOCK = 1.0
+"""Seconds of presses, then as many without, in turn, while reads are timed."""
+SETTLE = 0.1
+"""Seconds after a switch whose reads are left out."""
 
 
 def rtts(p: Pyro4.Proxy, seconds: float) -> list[float]:
@@ -51,6 +56,47 @@ def rtts(p: Pyro4.Proxy, seconds: float) -> list[float]:
         out.append(time.perf_counter() - t0)
         time.sleep(0.002)
     return out
+
+
+def alternating(p: Pyro4.Proxy, press: Callable[[], Any], seconds: float,
+                pid: int | None = None) -> tuple[list[float], list[float], float]:
+    """Read round trips to ``p`` for ``seconds`` while ``press`` runs ``PRESSES`` times a
+    second in every other block of ``BLOCK`` seconds: (quiet, busy, the CPU percent of
+    process ``pid`` in the busy blocks). Reads in blocks of both kinds interleaved, not a
+    quiet run then a busy one, so a machine that drifts between them moves both alike; the
+    reads just after a switch are left out (pushes of the last presses still going out)."""
+    phase = {"busy": False, "since": time.perf_counter()}
+    cpu = [0.0, 0.0]  # CPU seconds, wall seconds in busy blocks
+    end = time.perf_counter() + seconds
+
+    def presser() -> None:
+        period = 1 / PRESSES
+        while (now := time.monotonic()) < end - BLOCK:
+            c0 = cpu_seconds(pid) if pid else 0.0
+            phase.update(busy=True, since=time.perf_counter())
+            next_at, stop = now, now + BLOCK
+            while next_at < stop:
+                press()
+                next_at += period
+                time.sleep(max(0.0, next_at - time.monotonic()))
+            phase.update(busy=False, since=time.perf_counter())
+            if pid:
+                cpu[0] += cpu_seconds(pid) - c0
+                cpu[1] += time.monotonic() - now
+            time.sleep(max(0.0, BLOCK - (time.monotonic() - stop)))
+
+    t = threading.Thread(target=presser)
+    t.start()
+    quiet: list[float] = []
+    busy: list[float] = []
+    while (t0 := time.perf_counter()) < end - BLOCK:
+        p.call("get_color")
+        t1 = time.perf_counter()
+        if t0 - phase["since"] > SETTLE and t1 - phase["since"] < BLOCK:
+            (busy if phase["busy"] else quiet).append(t1 - t0)
+        time.sleep(0.002)
+    t.join()
+    return quiet, busy, cpu[0] / cpu[1] * 100 if cpu[1] else 0.0
 
 
 def delivery_rows(run: Run, only: set[str]) -> list[Row]:
@@ -71,7 +117,7 @@ def delivery_rows(run: Run, only: set[str]) -> list[Row]:
 
 
 def measure(run: Run, node_core: int | None) -> list[Row]:
-    seconds = run.n(20, 3)
+    seconds = run.n(24, 4)
     reps = run.n(run.reps, 2)
     with cluster(run.tmp) as c:
         config = c.tmp / "fast-buttons.toml"
@@ -92,6 +138,10 @@ def measure(run: Run, node_core: int | None) -> list[Row]:
         lines = [0]
 
         def read() -> None:
+            """Times watch's lines on watch's core: on the readers' one the time a line is
+            read would include their crowd's."""
+            if node_core is not None:
+                os.sched_setaffinity(0, {node_core})  # this thread
             assert watch.stdout is not None
             for line in watch.stdout:
                 t = time.monotonic()
@@ -147,59 +197,27 @@ def measure(run: Run, node_core: int | None) -> list[Row]:
         bare_subs[0].send_signal(signal.SIGSTOP)
         latencies: list[float] = []
         presser = Pyro4.Proxy(uri)
-
-        def press(seconds: float) -> None:
-            period = 1 / PRESSES
-            next_at = time.monotonic()
-            end = next_at + seconds
-            while next_at < end:
-                presser.press("main")
-                next_at += period
-                time.sleep(max(0.0, next_at - time.monotonic()))
-
         bare_presser = Pyro4.Proxy(raw._pyroUri)
 
-        def bare_during(seconds: float) -> list[float]:
-            """The bare server's read round trips while another caller presses it."""
-            def press() -> None:
-                period, next_at = 1 / PRESSES, time.monotonic()
-                end = next_at + seconds
-                while next_at < end:
-                    bare_presser.press()
-                    next_at += period
-                    time.sleep(max(0.0, next_at - time.monotonic()))
-
-            t = threading.Thread(target=press)
-            t.start()
-            busy = rtts(raw, seconds - 0.5)
-            t.join()
-            return busy
-
         def once() -> dict[str, float]:
-            quiet = rtts(node, min(3.0, seconds))
-            t = threading.Thread(target=press, args=(seconds,))
             seq = node.events_since(0)["seq"]
-            cpu0, t0 = cpu_seconds(c.nodes["ev"].pid), time.monotonic()
-            t.start()
-            busy = rtts(node, seconds - 0.5)
-            t.join()
-            cpu = (cpu_seconds(c.nodes["ev"].pid) - cpu0) / (time.monotonic() - t0) * 100
+            quiet, busy, cpu = alternating(node, lambda: presser.press("main"), seconds,
+                                           c.nodes["ev"].pid)
             time.sleep(0.5)
             pressed = [float(r["data"]["at"]) for r in node_records(node, seq)
                        if r["name"] == "button_pressed"]
             missing = [at for at in pressed if at not in heard]
             latencies.extend(heard[at] - at for at in pressed if at in heard)
-            bare_quiet = rtts(raw, min(3.0, seconds))
             raw.subscribe(bare_uris)
-            bare_busy = bare_during(seconds)
+            bare_quiet, bare_busy, _ = alternating(raw, bare_presser.press, seconds)
             raw.subscribe(bare_uris, True)
-            bare_work = bare_during(seconds)
+            work_quiet, bare_work, _ = alternating(raw, bare_presser.press, seconds)
             raw.unsubscribe()
             return {"quiet p50": pct(quiet, 0.5), "busy p50": pct(busy, 0.5),
                     "quiet p99": pct(quiet, 0.99), "busy p99": pct(busy, 0.99),
-                    "missing": len(missing), "rate": 2 * len(pressed) / seconds,
-                    "node_cpu": cpu, "bare quiet p50": pct(bare_quiet, 0.5),
-                    "bare busy p50": pct(bare_busy, 0.5), "bare work p50": pct(bare_work, 0.5)}
+                    "missing": len(missing), "presses": len(pressed), "node_cpu": cpu,
+                    "bare quiet p50": pct(bare_quiet, 0.5), "bare busy p50": pct(bare_busy, 0.5),
+                    "work quiet p50": pct(work_quiet, 0.5), "bare work p50": pct(bare_work, 0.5)}
 
         figures = paired(reps, once)
         frozen.send_signal(signal.SIGCONT)
@@ -215,14 +233,15 @@ def measure(run: Run, node_core: int | None) -> list[Row]:
     ratios = [a / b for a, b in zip(figures["busy p50"], figures["quiet p50"], strict=True)]
     bare = [a / b for a, b in zip(figures["bare busy p50"], figures["bare quiet p50"],
                                   strict=True)]
-    work = [a / b for a, b in zip(figures["bare work p50"], figures["bare quiet p50"],
+    work = [a / b for a, b in zip(figures["bare work p50"], figures["work quiet p50"],
                                   strict=True)]
     missing = int(sum(figures["missing"]))
     note = (f"{subscribed} Pyro subscribers on the node (its most: watch, the web, {others} "
             f"counting, 1 frozen by SIGSTOP) and {len(got)} web event streams "
             f"(records each: {min(got)}-{max(got)}); "
-            f"{spread(figures['rate'])[0]:.0f} events/s, the node at "
-            f"{spread(figures['node_cpu'])[0]:.0f} % CPU; {missing} presses never reached watch; "
+            f"{2 * PRESSES} events/s in every other {BLOCK:g} s block, the node at "
+            f"{spread(figures['node_cpu'])[0]:.0f} % CPU in them; {missing} of "
+            f"{int(sum(figures['presses']))} presses never reached watch; "
             + (f"node, caller and watch on core {node_core}, the other readers on the others"
                if node_core is not None else "one core for all"))
     return [
@@ -241,7 +260,7 @@ def measure(run: Run, node_core: int | None) -> list[Row]:
             "each, and nothing else: what the pushes alone cost a read's round trip"),
         Row("P12", "bare Pyro4 doing a press's work too: its RTT",
             us(spread(figures["bare work p50"])[0]),
-            f"no pushes: {us(spread(figures['bare quiet p50'])[0])}", ratio_text(work),
+            f"no pushes: {us(spread(figures['work quiet p50'])[0])}", ratio_text(work),
             "- (the floor)", None, {"ratios": work},
             "the same pushes, each press first doing the durable commit and the 1280x720 "
             "frame (fill and a line of text) a node's colour square does: a bare server doing "

@@ -37,6 +37,7 @@ from Pyro4.socketserver.threadpool import NoFreeWorkersError
 from Pyro4.socketserver.threadpoolserver import ClientConnectionJob
 from Pyro4.socketutil import SocketConnection
 
+from engine.base import serialized
 from engine.base.payload import Limits as ParseLimits
 from engine.base.text import size_text
 
@@ -395,7 +396,8 @@ class GuardedJob(ClientConnectionJob):
 
 class GuardedSerpent(Pyro4.util.SerpentSerializer):
     """serpent, but a call is measured before it is parsed (see ``engine.base.payload``) and
-    compressed data, which Pyro4 would inflate without any bound, is refused."""
+    compressed data, which Pyro4 would inflate without any bound, is refused; a call sending
+    a ``Serialized`` list is put together from the texts it carries (a node's event pushes)."""
 
     limits = ParseLimits(items=1_000, depth=10)  # a name server's needs; nodes raise it
     heavy_items = 2_000
@@ -413,6 +415,13 @@ class GuardedSerpent(Pyro4.util.SerpentSerializer):
             conn: GuardedConnection | None = getattr(_worker, "conn", None)
             if conn is not None:
                 conn.release_large()
+
+    def dumpsCall(self, obj: str, method: str, vargs: Any, kwargs: Any) -> bytes:
+        """A call whose one argument is ``Serialized`` is put together from its texts."""
+        if len(vargs) == 1 and not kwargs and type(vargs[0]) is serialized.Serialized:
+            return serialized.call(obj, method, vargs[0])
+        data: bytes = super().dumpsCall(obj, method, vargs, kwargs)
+        return data
 
     def deserializeData(self, data: bytes, compressed: bool = False) -> Any:
         if compressed:

@@ -26,7 +26,7 @@ import Pyro4.core
 import Pyro4.errors
 
 from engine.api.hookspecs import hookimpl
-from engine.base import pyroconf
+from engine.base import pyroconf, serialized
 from engine.base.text import short
 
 log = logging.getLogger(__name__)
@@ -39,9 +39,6 @@ BATCH = 500
 """Most records one ``since`` answer carries (``more`` says there are others)."""
 PUSH = 200
 """Most records one push carries."""
-LINGER = 0.002
-"""Seconds a sender waits after a record for the ones published with it (a change publishes
-two or three together): one push for them, not one each."""
 QUEUE = 1000
 """Records waiting for one subscriber; beyond that the oldest are dropped (it catches up)."""
 MAX_SUBSCRIBERS = 16
@@ -121,8 +118,10 @@ class EventLog:
             record = {"node": self.node, "boot": self.boot, "seq": self.seq, "source": source,
                       "name": name, "data": data, "at": self.wall()}
             self.records.append(record)
-            for subscriber in self.subscribers.values():
-                subscriber.put(record)
+            if self.subscribers:  # serialized once here, not once per subscriber's push
+                text = serialized.text(record)
+                for subscriber in self.subscribers.values():
+                    subscriber.put(record, text)
 
     def since(self, seq: Any, boot: Any = None) -> dict[str, Any]:
         """The records after ``seq`` of boot ``boot`` (default: this one), oldest first, at
@@ -232,7 +231,8 @@ class Subscriber(threading.Thread):
         self.owner = owner
         self.id = id
         self.uri = uri
-        self.queue: deque[dict[str, Any]] = deque(maxlen=owner.queue)
+        self.queue: deque[tuple[dict[str, Any], bytes]] = deque(maxlen=owner.queue)
+        """Records waiting, each with its serpent text."""
         self.expires = time.monotonic() + lease
         self.dropped = 0
         self.proxy: Pyro4.Proxy | None = None
@@ -240,12 +240,14 @@ class Subscriber(threading.Thread):
         self.stopping = False
         self.finishing = False
 
-    def put(self, record: dict[str, Any]) -> None:
+    def put(self, record: dict[str, Any], text: bytes) -> None:
         with self.wake:
             if len(self.queue) == self.queue.maxlen:
                 self.dropped += 1
-            self.queue.append(record)
-            self.wake.notify()
+            waiting = not self.queue  # else the sender is pushing, or backing off after a
+            self.queue.append((record, text))  # failure: it takes this one next either way
+            if waiting:
+                self.wake.notify()
 
     def renew(self, lease: float) -> None:
         with self.wake:
@@ -286,12 +288,12 @@ class Subscriber(threading.Thread):
                     continue
                 failures = 0
                 with self.wake:
-                    while self.queue and self.queue[0]["seq"] <= batch[-1]["seq"]:
+                    while self.queue and self.queue[0][0]["seq"] <= batch[-1]["seq"]:
                         self.queue.popleft()
         finally:
             self._release()
 
-    def _next(self) -> list[dict[str, Any]] | None:
+    def _next(self) -> serialized.Serialized | None:
         """The next batch to push, once there is one; None: stop (dropped if it lapsed)."""
         with self.wake:
             while True:
@@ -301,14 +303,15 @@ class Subscriber(threading.Thread):
                 if left <= 0:
                     break
                 if self.queue:
-                    if len(self.queue) < PUSH and not self.finishing:  # a change's events come
-                        self.wake.wait(LINGER)                          # together: one push
-                    return list(islice(self.queue, PUSH))
+                    # a change's records are all queued before its senders run: the thread
+                    # delivering them holds the interpreter until it is done
+                    batch = list(islice(self.queue, PUSH))
+                    return serialized.Serialized((r for r, _ in batch), (t for _, t in batch))
                 self.wake.wait(left)
         self.owner.drop(self, "its lease lapsed")
         return None
 
-    def _push(self, batch: list[dict[str, Any]]) -> None:
+    def _push(self, batch: serialized.Serialized) -> None:
         if self.proxy is None:
             self.proxy = pyroconf.proxy(self.uri, self.owner.hmac_key, self.owner.timeout)
         if self.stopping:
