@@ -65,13 +65,13 @@ def alternating(p: Pyro4.Proxy, press: Callable[[], Any], seconds: float,
     process ``pid`` in the busy blocks). Reads in blocks of both kinds interleaved, not a
     quiet run then a busy one, so a machine that drifts between them moves both alike; the
     reads just after a switch are left out (pushes of the last presses still going out)."""
-    phase = {"busy": False, "since": time.perf_counter()}
+    phase: dict[str, Any] = {"busy": False, "since": time.perf_counter()}
     cpu = [0.0, 0.0]  # CPU seconds, wall seconds in busy blocks
-    end = time.perf_counter() + seconds
+    end = time.monotonic() + seconds - BLOCK
 
     def presser() -> None:
         period = 1 / PRESSES
-        while (now := time.monotonic()) < end - BLOCK:
+        while (now := time.monotonic()) < end:
             c0 = cpu_seconds(pid) if pid else 0.0
             phase.update(busy=True, since=time.perf_counter())
             next_at, stop = now, now + BLOCK
@@ -89,11 +89,13 @@ def alternating(p: Pyro4.Proxy, press: Callable[[], Any], seconds: float,
     t.start()
     quiet: list[float] = []
     busy: list[float] = []
-    while (t0 := time.perf_counter()) < end - BLOCK:
+    while time.monotonic() < end:
+        was_busy, since = phase["busy"], phase["since"]
+        t0 = time.perf_counter()
         p.call("get_color")
         t1 = time.perf_counter()
-        if t0 - phase["since"] > SETTLE and t1 - phase["since"] < BLOCK:
-            (busy if phase["busy"] else quiet).append(t1 - t0)
+        if phase["since"] == since and t0 - since > SETTLE:  # all of it in one block
+            (busy if was_busy else quiet).append(t1 - t0)
         time.sleep(0.002)
     t.join()
     return quiet, busy, cpu[0] / cpu[1] * 100 if cpu[1] else 0.0

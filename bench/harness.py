@@ -141,7 +141,7 @@ def pin(pid: int, cores: set[int]) -> None:
     from the thread that starts them, all pinned here; a second pass takes any started
     during the first."""
     for _ in range(2):
-        for task in Path(f"/proc/{pid}/task").iterdir():
+        for task in list(Path(f"/proc/{pid}/task").iterdir()):
             with suppress(OSError):  # a thread that ended meanwhile
                 os.sched_setaffinity(int(task.name), cores)
 

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -20,7 +21,10 @@ import Pyro4
 import pytest
 from conftest import ROOT, node_config, wait_for
 
-from engine.base import pyroconf
+from engine.base import pyroconf, serialized
+from engine.base.payload import Limits as ParseLimits
+from engine.base.payload import cost
+from engine.base.transport import GuardedSerpent
 from engine.control.controller import Controller
 from engine.control.events import NOTICE, Listener
 from engine.remote import events as node_events
@@ -32,15 +36,17 @@ KEYS = {"node", "boot", "seq", "source", "name", "data", "at"}
 
 
 @contextmanager
-def sink(pushes: list[list[dict[str, Any]]] | None = None
+def sink(pushes: list[list[dict[str, Any]]] | None = None, hold: threading.Event | None = None
          ) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """A bare Pyro callback (what any client may subscribe): its URI string, what it got
-    (and each push's records in ``pushes``, if given)."""
+    (and each push's records in ``pushes``, if given; the first push waits for ``hold``)."""
     got: list[dict[str, Any]] = []
 
     @Pyro4.expose
     class Sink:
         def events(self, records: list[dict[str, Any]]) -> None:
+            if hold is not None and not got:
+                hold.wait(GUARD)
             got.extend(records)
             if pushes is not None:
                 pushes.append(records)
@@ -218,6 +224,47 @@ def test_a_changes_records_go_out_together_in_one_push(node, proxy):
     whole = [b for b in changes if [r["name"] for r in b] == ["score_changed", "screen_changed"]]
     assert sum(len(b) for b in batches) == 40
     assert len(whole) >= 16, [[r["name"] for r in b] for b in batches]
+
+
+def test_a_backlog_goes_out_in_pushes_a_listener_takes(monkeypatch):
+    """A subscriber that was slow has a backlog: it goes out oldest first in pushes of at most
+    ``PUSH_BYTES`` of records (one record at least), each of which a controller's listener
+    parses."""
+    monkeypatch.setattr(GuardedSerpent, "limits", serialized.PUSH_PARSING)  # a listener's
+    pushes: list[list[dict[str, Any]]] = []
+    first = threading.Event()
+    log = node_events.EventLog("red")
+    with sink(pushes, hold=first) as (uri, got):
+        try:
+            log.subscribe(uri, 60)
+            for i in range(40):
+                log.pyrostage_event(source="quiz", name="answers",
+                                    data={"i": i, "text": "x" * 9_000, "marks": [1, 2, 3] * 50})
+            first.set()
+            wait_for(lambda: len(got) == 40, timeout=GUARD)
+        finally:
+            log.close(0)
+    assert [r["data"]["i"] for r in got] == list(range(40))
+    sizes = [sum(len(serialized.text(r)) for r in push) for push in pushes]
+    assert all(size <= serialized.PUSH_BYTES for size in sizes), sizes
+    assert len(pushes) >= 40 * 9_000 // serialized.PUSH_BYTES
+    assert max(len(push) for push in pushes) > 1  # the backlog went out a few a push
+
+
+def test_a_listener_takes_the_biggest_push_a_node_makes(name_server, node, monkeypatch):
+    """Even in a process whose daemons parsed calls as a name server's does (at most 1 000
+    items): a 200-record push was refused, the subscriber dropped after three tries, and the
+    events came only with the next renewal's catch-up."""
+    monkeypatch.setattr(GuardedSerpent, "limits", ParseLimits(items=1_000, depth=10))
+    waiting = deque((r, serialized.text(r)) for r in (
+        {"node": "red", "boot": "b", "seq": i, "source": "quiz", "name": "answers",
+         "data": {"marks": list(range(40)), "nested": [[[[[[[[i]]]]]]]]}, "at": 1.5}
+        for i in range(1, 400)))
+    batch = node_events._batch(waiting)
+    assert cost(serialized.call("obj", "events", batch)).items > 20_000
+    with listening(name_server) as (listener, _got), \
+            pyroconf.proxy(listener.uri) as callback:
+        callback.events(batch)  # not "ValueError: the message has more than 1000 items"
 
 
 def test_the_listener_delivers_each_record_once_in_order(name_server, node, proxy):

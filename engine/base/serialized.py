@@ -15,6 +15,14 @@ from typing import Any
 
 import serpent
 
+from engine.base.payload import Limits
+
+PUSH_BYTES = 64 * 1024
+"""Most bytes of records' text a node pushes in one call (one record at least; an event's data
+is at most 16 kB as JSON)."""
+PUSH_PARSING = Limits(items=PUSH_BYTES + 1024, depth=32)
+"""What a controller's listener parses in one call: a push of ``PUSH_BYTES`` (an item takes a
+byte at least) with events' data nested up to 25 deep."""
 NO_ARGS = b"(),{})"
 """How serpent ends a call's text (object, method, args, kwargs) that has no arguments."""
 

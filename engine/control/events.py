@@ -20,7 +20,7 @@ from typing import Any
 import Pyro4
 import Pyro4.errors
 
-from engine.base import pyroconf
+from engine.base import pyroconf, serialized, transport
 from engine.control.controller import Controller, NodeInfo, _closed_by_peer
 
 log = logging.getLogger(__name__)
@@ -114,6 +114,7 @@ class Listener:
         ctl = self.controller
         _check_tls()
         host = self.host or callback_host(ctl.ns_host, ctl.ns_port)
+        transport.parse_limits(serialized.PUSH_PARSING)  # what a node pushes in one call
         self.daemon = pyroconf.serve_daemon(host, 0, ctl.hmac_key)
         self.uri = str(self.daemon.register(Inbox(self._route)))
         self._spawn(self.daemon.requestLoop, "events callback")

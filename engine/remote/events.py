@@ -6,7 +6,8 @@ start of the node, ``seq`` counts 1, 2, 3 ... within it, ``at`` is the node's wa
 controller that missed some asks ``since(seq, boot)`` and learns when the log no longer holds
 them. Each subscriber has its own bounded queue (oldest dropped first) and its own sender
 thread and proxy with a short timeout, so a slow, dead or frozen subscriber costs the node
-nothing but that thread: the hook only appends under a lock.
+nothing but that thread: the hook only appends under a lock (a record with its serpent text,
+made once for every subscriber: ``engine.base.serialized``).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ RING = 2000
 BATCH = 500
 """Most records one ``since`` answer carries (``more`` says there are others)."""
 PUSH = 200
-"""Most records one push carries."""
+"""Most records one push carries (and at most ``serialized.PUSH_BYTES`` of them)."""
 QUEUE = 1000
 """Records waiting for one subscriber; beyond that the oldest are dropped (it catches up)."""
 MAX_SUBSCRIBERS = 16
@@ -305,8 +306,7 @@ class Subscriber(threading.Thread):
                 if self.queue:
                     # a change's records are all queued before its senders run: the thread
                     # delivering them holds the interpreter until it is done
-                    batch = list(islice(self.queue, PUSH))
-                    return serialized.Serialized((r for r, _ in batch), (t for _, t in batch))
+                    return _batch(self.queue)
                 self.wake.wait(left)
         self.owner.drop(self, "its lease lapsed")
         return None
@@ -322,3 +322,18 @@ class Subscriber(threading.Thread):
         proxy, self.proxy = self.proxy, None
         if proxy is not None:
             proxy._pyroRelease()
+
+
+def _batch(queue: deque[tuple[dict[str, Any], bytes]]) -> serialized.Serialized:
+    """The oldest records waiting, as many as one push carries: ``PUSH`` at most, and at most
+    ``serialized.PUSH_BYTES`` of text unless the first alone is more."""
+    records: list[dict[str, Any]] = []
+    texts: list[bytes] = []
+    size = 0
+    for record, text in islice(queue, PUSH):
+        size += len(text)
+        if texts and size > serialized.PUSH_BYTES:
+            break
+        records.append(record)
+        texts.append(text)
+    return serialized.Serialized(records, texts)
