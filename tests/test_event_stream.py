@@ -252,9 +252,9 @@ def test_a_backlog_goes_out_in_pushes_a_listener_takes(monkeypatch):
 
 
 def test_a_listener_takes_the_biggest_push_a_node_makes(name_server, node, monkeypatch):
-    """Even in a process whose daemons parsed calls as a name server's does (at most 1 000
-    items): a 200-record push was refused, the subscriber dropped after three tries, and the
-    events came only with the next renewal's catch-up."""
+    """Even in a process whose other daemons parse calls as a name server's does (at most
+    1 000 items): a 200-record push was refused, the subscriber dropped after three tries, and
+    the events came only with the next renewal's catch-up."""
     monkeypatch.setattr(GuardedSerpent, "limits", ParseLimits(items=1_000, depth=10))
     waiting = deque((r, serialized.text(r)) for r in (
         {"node": "red", "boot": "b", "seq": i, "source": "quiz", "name": "answers",
@@ -265,6 +265,8 @@ def test_a_listener_takes_the_biggest_push_a_node_makes(name_server, node, monke
     with listening(name_server) as (listener, _got), \
             pyroconf.proxy(listener.uri) as callback:
         callback.events(batch)  # not "ValueError: the message has more than 1000 items"
+        # its own daemon's limits: the process's other daemons (a node's) parse as before
+        assert GuardedSerpent.limits == ParseLimits(items=1_000, depth=10)
 
 
 def test_the_listener_delivers_each_record_once_in_order(name_server, node, proxy):

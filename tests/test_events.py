@@ -34,6 +34,7 @@ UNFIT = {  # event data JSON would change or cannot carry
     "object": {"day": date(2027, 8, 14)},
     "nested_bytes": {"photos": [b"\x89PNG"]},
     "tuple": {"teams": ("a", "b")},  # fine: it arrives as a list
+    "too_deep": {"tree": [[[[[[[[[[[[[[[[[[[[["leaf"]]]]]]]]]]]]]]]]]]]]]},  # 22 levels
 }
 
 
@@ -337,6 +338,7 @@ def test_a_third_party_mode_publishes_its_own_event_and_declares_buttons(start_n
     ("buzzed", "infinite", ValueError, "data['at'] is inf"),
     ("buzzed", "object", TypeError, "data['day'] is a date"),
     ("buzzed", "nested_bytes", TypeError, "data['photos'][0] is bytes"),
+    ("buzzed", "too_deep", ValueError, "nests lists and dicts more than 20 deep"),
 ])
 def test_what_an_event_cannot_carry_fails_the_change(start_node, recorded, name, data, error,
                                                      words):

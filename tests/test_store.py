@@ -133,3 +133,25 @@ def test_values_changed_in_place_do_not_leak_past_a_failed_change(tmp_path):
     assert view.get("laps") == [1.0]
     assert store.load("m") == {"laps": [1.0]}
     store.close()
+
+
+def test_a_value_nested_past_the_limit_is_refused_and_nothing_is_stored(tmp_path):
+    """A reply or push carrying it would fail (serpent stops at 200 levels, a controller's
+    listener parses 32): refused when stored, with what is accepted."""
+    from engine.core.state import DEPTH, StateView
+
+    def nested(levels: int) -> list[object]:
+        value: list[object] = ["leaf"]
+        for _ in range(levels - 1):
+            value = [value]
+        return value
+
+    store = Store(tmp_path / "s.sqlite3")
+    view = StateView(store, "m")
+    with store.atomic():
+        view.set("tree", nested(DEPTH))
+    with pytest.raises(ValueError, match=f"nests lists and dicts more than {DEPTH} deep"), \
+            store.atomic():
+        view.set("tree", nested(DEPTH + 1))
+    assert store.load("m") == {"tree": nested(DEPTH)}
+    store.close()

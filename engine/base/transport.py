@@ -74,6 +74,9 @@ class Limits:
     large_at_once: int = 2
     wait: float = 5.0
     """Seconds a large request waits for a place before it is answered "busy"."""
+    parsing: ParseLimits | None = None
+    """What a call may cost to parse on this daemon (a controller's event callback takes a
+    node's pushes); None: the process's ``GuardedSerpent.limits``."""
 
     def body_deadline(self, size: int) -> float:
         return time.monotonic() + self.body + size / self.rate
@@ -406,13 +409,14 @@ class GuardedSerpent(Pyro4.util.SerpentSerializer):
     def deserializeCall(self, data: bytes, compressed: bool = False) -> Any:
         if compressed:
             raise ValueError(COMPRESSED)
-        found = self.limits.check(data)
+        conn: GuardedConnection | None = getattr(_worker, "conn", None)
+        daemon = conn.limits.parsing if conn is not None else None
+        found = (daemon or self.limits).check(data)
         try:
             if found is not None and found.items > self.heavy_items:
                 hold_large()
             return super().deserializeCall(data)
         finally:  # parsed: the place is free for the next large request
-            conn: GuardedConnection | None = getattr(_worker, "conn", None)
             if conn is not None:
                 conn.release_large()
 

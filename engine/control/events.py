@@ -114,8 +114,8 @@ class Listener:
         ctl = self.controller
         _check_tls()
         host = self.host or callback_host(ctl.ns_host, ctl.ns_port)
-        transport.parse_limits(serialized.PUSH_PARSING)  # what a node pushes in one call
-        self.daemon = pyroconf.serve_daemon(host, 0, ctl.hmac_key)
+        self.daemon = pyroconf.serve_daemon(  # it parses what a node pushes in one call
+            host, 0, ctl.hmac_key, transport.Limits(parsing=serialized.PUSH_PARSING))
         self.uri = str(self.daemon.register(Inbox(self._route)))
         self._spawn(self.daemon.requestLoop, "events callback")
         try:

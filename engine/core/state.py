@@ -15,8 +15,11 @@ from engine.base.text import short
 if TYPE_CHECKING:
     from engine.core.store import Store
 
+DEPTH = 20
+"""Most levels of lists and dicts one value may nest: the records and replies that carry it add
+a few, a controller's listener parses 32 and serpent writes none deeper than 200."""
 STORABLE = ("None, bool, int, float (finite), str, lists (tuples are stored as lists) and dicts "
-            "with str keys of these; bytes only as the whole value")
+            f"with str keys of these, nested at most {DEPTH} deep; bytes only as the whole value")
 
 
 def plain(value: Any, where: str) -> Any:
@@ -25,7 +28,8 @@ def plain(value: Any, where: str) -> Any:
 
     ``TypeError`` for what JSON would change or cannot hold (dict keys that are not str, sets,
     bytes inside a list or dict, other objects, subclasses such as enums); ``ValueError`` for
-    floats that are not finite, str with surrogates and containers that contain themselves.
+    floats that are not finite, str with surrogates, containers that contain themselves and
+    containers nested more than ``DEPTH`` deep (a reply or push carrying them would fail).
     ``where`` names the value in the message (``score``, ``data['teams'][2]``).
     """
     return _plain(value, where, set())
@@ -56,6 +60,9 @@ def _plain(value: Any, where: str, path: set[int]) -> Any:
     if kind is list or kind is tuple or kind is dict:
         if id(value) in path:
             raise ValueError(f"{where} contains itself; accepted: {STORABLE}")
+        if len(path) >= DEPTH:
+            raise ValueError(f"{where} nests lists and dicts more than {DEPTH} deep; "
+                             f"accepted: {STORABLE}")
         path.add(id(value))
         try:
             if kind is not dict:
