@@ -12,6 +12,8 @@ let loaded = false;
 let offline = false;
 let lastId = "";
 let source = null;
+let revive = null; // a fresh start, due if the browser's own reconnection has not come back
+const REVIVE_MS = 6000;
 let ticking = null;
 
 // -- small helpers --------------------------------------------------------------------------
@@ -65,8 +67,9 @@ class ApiError extends Error {
   }
 }
 
-async function api(method, path, body) {
+async function api(method, path, body, timeoutMs) {
   const opts = { method, headers: { "X-Pyrostage": "1", Accept: "application/json" } };
+  if (timeoutMs) opts.signal = AbortSignal.timeout(timeoutMs);
   if (body instanceof FormData) opts.body = body;
   else if (body !== undefined) {
     opts.headers["Content-Type"] = "application/json";
@@ -530,6 +533,8 @@ function connect() {
   source = es;
   es.addEventListener("hello", (e) => {
     const d = JSON.parse(e.data);
+    clearTimeout(revive);
+    revive = null;
     if (!loaded || d.missed || !d.resumed) reload(); // else the stream replays what we missed
     loaded = true;
     if (offline) banner("back online", "ok");
@@ -553,18 +558,29 @@ function connect() {
     offline = true;
     if (es.readyState === EventSource.CLOSED) { // refused (401, 5xx): the browser gave up
       es.close();
-      setTimeout(start, 3000);
+      clearTimeout(revive);
+      revive = setTimeout(start, 3000);
+    } else if (!revive) { // it retries by itself, but may back off for long: start afresh then
+      revive = setTimeout(() => {
+        revive = null;
+        if (source === es && offline) {
+          es.close();
+          start();
+        }
+      }, REVIVE_MS);
     }
   };
 }
 
 async function start() {
+  clearTimeout(revive); // this is the fresh start it was waiting for
+  revive = null;
   try {
-    info = await api("GET", "/api/info");
+    info = await api("GET", "/api/info", undefined, 5000);
   } catch (e) {
     banner("offline — reconnecting…", "off");
     offline = true;
-    return void setTimeout(start, 3000);
+    return void (revive = setTimeout(start, 3000));
   }
   if (info.auth && !info.authenticated) return askToken();
   $("#share-url").textContent = $("#share-url").href = info.share_url || location.href;
