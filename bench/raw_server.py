@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import sqlite3
 import sys
 import threading
@@ -89,12 +90,13 @@ class Raw:
         ``uris`` (one sender thread each, as a node has) on every ``press()``; with ``work``,
         a press first does the rest of what it costs a node: the same durable commit as
         ``commit`` and, after the pushes are handed over, a 1280x720 frame filled and its
-        colour's name drawn (pygame, as the colour square does)."""
+        colour's name drawn (pygame, as the colour square does) on the main thread, where a
+        node draws."""
         self.unsubscribe()
         self.tick = threading.Condition()
         self.seq = 0
         self.senders = uris
-        self.draw = _frame() if work else None
+        self.work = work
         for uri in uris:
             threading.Thread(target=self._sender, args=(uri, self.tick), daemon=True).start()
 
@@ -106,13 +108,13 @@ class Raw:
                 tick.notify_all()
 
     def press(self) -> None:
-        if self.draw is not None:
+        if self.work:
             self.commit([self.seq % 256, 0, 99])
         with self.tick:
             self.seq += 1
             self.tick.notify_all()
-        if self.draw is not None:  # a node hands a change's events over, then draws
-            self.draw(self.seq)
+        if self.work:  # a node hands a change's events over, then its main loop draws
+            FRAMES.put(self.seq)
 
     def _sender(self, uri: str, tick: threading.Condition) -> None:
         with Pyro4.Proxy(uri) as p:
@@ -148,6 +150,8 @@ def _frame() -> Callable[[int], None]:
     return draw
 
 
+FRAMES: queue.SimpleQueue[int] = queue.SimpleQueue()
+"""Frames for the main thread to draw (pygame only ever runs there)."""
 RECORD = {"node": "raw", "boot": "0123abcd", "seq": 0, "source": "engine",
           "name": "button_pressed", "data": {"button": "main", "at": 1.0, "mode": "colorsquare"},
           "at": 1764620000.0}
@@ -159,7 +163,13 @@ def main() -> None:
     daemon = serve_daemon("127.0.0.1", port, None)  # served exactly as a node is
     uri = daemon.register(Raw(path), objectId="raw")
     print(uri, flush=True)
-    daemon.requestLoop()
+    threading.Thread(target=daemon.requestLoop, daemon=True).start()
+    draw = None
+    while True:
+        frame = FRAMES.get()
+        if draw is None:
+            draw = _frame()
+        draw(frame)
 
 
 if __name__ == "__main__":
